@@ -1,0 +1,111 @@
+"""The Gradient Centralization operator.
+
+GC (Yong et al., ECCV 2020, arXiv:2004.01461) replaces each weight gradient
+``g`` by ``g - mean(g)``, where the mean is taken separately for every output
+unit over all of that unit's fan-in. Keras stores kernels with the output axis
+*last* -- Dense ``(in, out)``, ConvND ``(*kernel, in, out)`` -- so the mean runs
+over every axis but the last. (PyTorch stores ``(out, in, *kernel)`` and the
+official code averages over axes ``1..n``; it is the same operator.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import ops
+
+__all__ = ["centralize_gradient", "centralize_gradients"]
+
+
+def _is_sparse(grad: Any) -> bool:
+    """True for TensorFlow's sparse gradients (``tf.IndexedSlices``).
+
+    Embedding layers on the TensorFlow backend produce them; their rows are a
+    lookup table, not an output unit's fan-in, so GC does not apply.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return isinstance(grad, (tf.IndexedSlices, tf.SparseTensor))
+
+
+def _averaged_size(shape: Sequence[int | None]) -> int:
+    """Number of elements each output unit's mean is taken over."""
+    size = 1
+    for dim in shape[:-1]:
+        if dim is None:
+            raise ValueError(
+                "centralize_gradient needs a gradient whose axes other than "
+                f"the last have a static size; got shape {tuple(shape)}. "
+                "Weight gradients in Keras always have a static shape."
+            )
+        size *= dim
+    return size
+
+
+def centralize_gradient(grad: Any, conv_only: bool = False) -> Any:
+    """Return ``grad`` minus its mean over every axis but the last.
+
+    Args:
+        grad: The gradient of one weight, in Keras's kernel layout (output
+            units on the last axis), as a backend tensor or NumPy array, or
+            ``None``.
+        conv_only: If ``True``, centralize only kernels with 3 or more axes
+            (Conv1D/2D/3D), the paper's "GCC" variant. The official PyTorch
+            code's GCC centralizes only 4-D weights, i.e. Conv2D alone; this
+            package counts Conv1D and Conv3D kernels as conv kernels too.
+
+    Returns:
+        The centralized gradient, or ``grad`` itself, unchanged, when GC does
+        not apply:
+
+        - ``grad`` is ``None`` (a variable the loss does not depend on);
+        - ``grad`` has fewer than 2 axes (biases, normalization scales);
+        - ``grad`` is sparse (``tf.IndexedSlices`` from an Embedding layer);
+        - each output unit's mean would run over a single element, e.g. a
+          Dense layer with one input, kernel ``(1, n)``: GC would zero the
+          gradient and freeze the layer;
+        - ``conv_only=True`` and ``grad`` has fewer than 3 axes.
+
+    Raises:
+        TypeError: ``grad`` is not a floating-point tensor.
+    """
+    if grad is None or _is_sparse(grad):
+        return grad
+    if not hasattr(grad, "shape") or not hasattr(grad, "dtype"):
+        raise TypeError(
+            "centralize_gradient expects a tensor or array, got "
+            f"{type(grad).__name__}."
+        )
+    dtype = keras.backend.standardize_dtype(grad.dtype)
+    if "float" not in dtype:
+        raise TypeError(
+            f"Gradient Centralization needs a floating-point gradient; got "
+            f"dtype {dtype} with shape {tuple(grad.shape)}."
+        )
+    rank = len(grad.shape)
+    if rank < (3 if conv_only else 2):
+        return grad
+    if _averaged_size(grad.shape) == 1:
+        return grad
+    axes = tuple(range(rank - 1))
+    return grad - ops.mean(grad, axis=axes, keepdims=True)
+
+
+def centralize_gradients(
+    grads: Sequence[Any], conv_only: bool = False
+) -> list[Any]:
+    """Apply :func:`centralize_gradient` to every gradient in ``grads``.
+
+    Args:
+        grads: Gradients, one per weight, in any order; ``None`` entries are
+            kept as ``None``.
+        conv_only: See :func:`centralize_gradient`.
+
+    Returns:
+        A new list, in the same order as ``grads``.
+    """
+    return [centralize_gradient(g, conv_only=conv_only) for g in grads]

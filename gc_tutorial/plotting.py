@@ -1,0 +1,173 @@
+"""Figures of the book: learning curves and learning-rate sweeps.
+
+Both functions take the tidy frames of :mod:`gc_tutorial.experiments` and
+show the spread over seeds next to the mean, so that a gap between two arms
+can be read against the seed-to-seed noise. They return a
+``matplotlib.figure.Figure`` built without ``pyplot`` (unless an ``ax`` is
+passed), so a notebook shows each figure once, as the cell's value, and no
+figure stays open in ``pyplot``'s registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.axes
+import matplotlib.figure
+import matplotlib.transforms
+import numpy as np
+import pandas as pd
+from matplotlib import rcParams
+
+__all__ = ["plot_curves", "plot_lr_sweep"]
+
+_SPLIT_STYLES = ("-", "--", ":", "-.")
+
+
+def _new_axes() -> matplotlib.axes.Axes:
+    figure = matplotlib.figure.Figure(figsize=(6.4, 4.0), layout="constrained")
+    return figure.add_subplot()
+
+
+def _rows(results: pd.DataFrame, metric: str, split: str) -> pd.DataFrame:
+    rows = results[(results["metric"] == metric) & (results["split"] == split)]
+    if rows.empty:
+        raise ValueError(
+            f"No {metric!r} on split {split!r} in the results; metrics: "
+            f"{sorted(set(results['metric']))}, splits: "
+            f"{sorted(set(results['split']))}."
+        )
+    return rows
+
+
+def _arm_colors(results: pd.DataFrame) -> dict[str, str]:
+    cycle = rcParams["axes.prop_cycle"].by_key()["color"]
+    return {
+        arm: cycle[i % len(cycle)] for i, arm in enumerate(results["arm"].unique())
+    }
+
+
+def plot_curves(
+    results: pd.DataFrame,
+    metric: str,
+    splits: Sequence[str] = ("train", "validation"),
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.figure.Figure:
+    """Plot ``metric`` against epoch, mean over seeds with a ±1 std band.
+
+    Each arm has one colour and each split one line style; the band (drawn
+    when there are at least two seeds) is the mean ± one standard deviation
+    (ddof=1) over seeds at each epoch.
+
+    Args:
+        results: A frame as :func:`gc_tutorial.experiments.compare_optimizers`
+            returns, with one run per arm and seed.
+        metric: Metric to plot, e.g. ``"loss"`` or ``"epoch_time_s"``.
+        splits: Splits to draw, each as its own line per arm.
+        ax: Axes to draw into; by default a new figure is made.
+
+    Returns:
+        The figure holding the axes.
+
+    Raises:
+        ValueError: the metric is missing on a split, or a seed has several
+            runs of one arm (filter a learning-rate sweep to one rate first).
+    """
+    if results.duplicated(["seed", "arm", "epoch", "split", "metric"]).any():
+        raise ValueError(
+            "The results hold several runs of one arm for a seed (a "
+            "learning-rate sweep?); select one run per arm and seed first."
+        )
+    ax = _new_axes() if ax is None else ax
+    colors = _arm_colors(results)
+    for split_index, split in enumerate(splits):
+        rows = _rows(results, metric, split)
+        for arm, color in colors.items():
+            per_epoch = (
+                rows[rows["arm"] == arm].groupby("epoch")["value"].agg(["mean", "std"])
+            )
+            if per_epoch.empty:
+                continue
+            epochs = per_epoch.index.to_numpy()
+            mean = per_epoch["mean"].to_numpy()
+            std = per_epoch["std"].to_numpy()
+            ax.plot(
+                epochs,
+                mean,
+                color=color,
+                linestyle=_SPLIT_STYLES[split_index % len(_SPLIT_STYLES)],
+                marker="o" if len(epochs) == 1 else None,
+                label=f"{arm} ({split})",
+            )
+            if np.isfinite(std).any():
+                ax.fill_between(
+                    epochs, mean - std, mean + std, color=color, alpha=0.2, linewidth=0
+                )
+    n_seeds = results["seed"].nunique()
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"mean ± 1 std over {n_seeds} seed{'s' if n_seeds != 1 else ''}")
+    ax.legend()
+    return ax.figure
+
+
+def plot_lr_sweep(
+    results: pd.DataFrame,
+    metric: str = "loss",
+    split: str = "validation",
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.figure.Figure:
+    """Plot the final-epoch ``metric`` against the learning rate (log axis).
+
+    One line per arm, at the mean over seeds, with error bars of ± one
+    standard deviation (ddof=1). Where any seed's value is not finite (the
+    run diverged) the point is left out, since a mean over the surviving
+    seeds would flatter the arm; an ``x`` on the top edge of the axes marks
+    it instead, with a legend entry saying so.
+
+    Args:
+        results: A frame as :func:`gc_tutorial.experiments.lr_sweep` returns.
+        metric: Metric to plot, e.g. ``"loss"``.
+        split: Split to plot, e.g. ``"validation"``.
+        ax: Axes to draw into; by default a new figure is made.
+
+    Returns:
+        The figure holding the axes.
+
+    Raises:
+        ValueError: the metric is missing on the split.
+    """
+    rows = _rows(results, metric, split)
+    final = rows[rows["epoch"] == rows["epoch"].max()]
+    ax = _new_axes() if ax is None else ax
+    top_edge = matplotlib.transforms.blended_transform_factory(
+        ax.transData, ax.transAxes
+    )
+    for arm, color in _arm_colors(results).items():
+        per_rate = final[final["arm"] == arm].groupby("learning_rate")["value"]
+        if not len(per_rate):
+            continue
+        diverged = per_rate.agg(lambda values: not np.isfinite(values).all())
+        mean = per_rate.mean().mask(diverged)
+        std = per_rate.std().mask(diverged)
+        ax.errorbar(
+            mean.index, mean, yerr=std, color=color, marker="o", capsize=3, label=arm
+        )
+        if diverged.any():
+            rates = diverged.index[diverged.to_numpy()]
+            ax.plot(
+                rates,
+                np.ones(len(rates)),
+                transform=top_edge,
+                linestyle="none",
+                marker="x",
+                color=color,
+                clip_on=False,
+                label=f"{arm}: non-finite (diverged)",
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"final {split} {metric}")
+    ax.set_title("mean ± 1 std over seeds")
+    ax.legend()
+    return ax.figure

@@ -1,0 +1,139 @@
+"""Specification of the GC operator, `centralize_gradient(s)`."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gc_tutorial import centralize_gradient, centralize_gradients
+
+
+def torch_layout_reference(grad: np.ndarray) -> np.ndarray:
+    """GC as the official PyTorch code writes it, on a Keras-layout array.
+
+    PyTorch stores weights as (out, in, *kernel) and subtracts the mean over
+    axes 1..n. Move Keras's last (output) axis to the front, do that, and
+    move it back.
+    """
+    torch_layout = np.moveaxis(grad, -1, 0)
+    axes = tuple(range(1, torch_layout.ndim))
+    centered = torch_layout - torch_layout.mean(axis=axes, keepdims=True)
+    return np.moveaxis(centered, 0, -1)
+
+
+KERNEL_SHAPES = {
+    "dense": (7, 5),
+    "conv1d": (3, 4, 6),
+    "conv2d": (3, 3, 4, 8),
+    "conv3d": (2, 3, 3, 4, 5),
+}
+
+
+def _random(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=shape).astype("float32") + 0.5
+
+
+@pytest.mark.parametrize("shape", KERNEL_SHAPES.values(), ids=KERNEL_SHAPES.keys())
+def test_each_output_unit_gradient_has_zero_mean(shape):
+    centered = np.asarray(centralize_gradient(_random(shape)))
+    per_unit_mean = centered.reshape(-1, shape[-1]).mean(axis=0)
+    np.testing.assert_allclose(per_unit_mean, 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("rank", [2, 3, 4, 5])
+def test_matches_pytorch_layout_reference(rank):
+    rng = np.random.default_rng(rank)
+    for trial in range(5):
+        shape = tuple(int(d) for d in rng.integers(2, 6, size=rank))
+        grad = _random(shape, seed=trial)
+        np.testing.assert_allclose(
+            np.asarray(centralize_gradient(grad)),
+            torch_layout_reference(grad),
+            atol=1e-6,
+        )
+
+
+@pytest.mark.parametrize("shape", KERNEL_SHAPES.values(), ids=KERNEL_SHAPES.keys())
+def test_is_idempotent(shape):
+    once = centralize_gradient(_random(shape))
+    twice = centralize_gradient(once)
+    np.testing.assert_allclose(np.asarray(twice), np.asarray(once), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", KERNEL_SHAPES.values(), ids=KERNEL_SHAPES.keys())
+def test_is_linear(shape):
+    a, b = _random(shape, 1), _random(shape, 2)
+    combined = centralize_gradient(2.0 * a - 3.0 * b)
+    separate = 2.0 * np.asarray(centralize_gradient(a)) - 3.0 * np.asarray(
+        centralize_gradient(b)
+    )
+    np.testing.assert_allclose(np.asarray(combined), separate, atol=1e-5)
+
+
+def test_changes_a_kernel_gradient_with_nonzero_mean():
+    grad = _random((4, 3))
+    assert not np.allclose(np.asarray(centralize_gradient(grad)), grad)
+
+
+def test_works_on_backend_tensors_inside_a_compiled_function():
+    grad = _random((3, 3, 2, 4))
+    compiled = tf.function(centralize_gradient)
+    np.testing.assert_allclose(
+        compiled(tf.constant(grad)).numpy(), torch_layout_reference(grad), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "grad",
+    [
+        pytest.param(None, id="None"),
+        pytest.param(_random((5,)), id="bias"),
+        pytest.param(_random(()), id="scalar"),
+        pytest.param(_random((1, 6)), id="dense-fan-in-1"),
+        pytest.param(_random((1, 1, 1, 6)), id="conv-fan-in-1"),
+    ],
+)
+def test_leaves_untouched_where_gc_does_not_apply(grad):
+    assert centralize_gradient(grad) is grad
+
+
+def test_leaves_sparse_embedding_gradients_untouched():
+    embedding = keras.layers.Embedding(10, 4)
+    embedding.build((None,))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(embedding(tf.constant([1, 2, 2])))
+    (grad,) = tape.gradient(loss, embedding.trainable_variables)
+    assert isinstance(grad, tf.IndexedSlices)
+    assert centralize_gradient(grad) is grad
+
+
+def test_conv_only_centralizes_conv_kernels_and_skips_dense():
+    dense, conv1d, conv2d = _random((7, 5)), _random((3, 4, 6)), _random((3, 3, 4, 8))
+    out_dense, out_1d, out_2d = centralize_gradients(
+        [dense, conv1d, conv2d], conv_only=True
+    )
+    assert out_dense is dense
+    np.testing.assert_allclose(np.asarray(out_1d), torch_layout_reference(conv1d), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(out_2d), torch_layout_reference(conv2d), atol=1e-6)
+
+
+def test_centralize_gradients_keeps_order_and_nones():
+    grads = [_random((3, 2)), None, _random((2,))]
+    out = centralize_gradients(grads)
+    assert len(out) == 3 and out[1] is None and out[2] is grads[2]
+    np.testing.assert_allclose(np.asarray(out[0]), torch_layout_reference(grads[0]), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.ones((3, 2), dtype="int32"), "floating-point"),
+        (np.ones((3, 2), dtype="bool"), "floating-point"),
+        ("not a tensor", "tensor or array"),
+    ],
+)
+def test_rejects_unsupported_gradients_with_a_clear_error(bad, message):
+    with pytest.raises(TypeError, match=message):
+        centralize_gradient(bad)

@@ -1,0 +1,325 @@
+"""Specification of the three GC routes: subclass, wrapper and `GCModel`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import gc_tutorial
+from gc_tutorial import (
+    GCAdam,
+    GCAdamW,
+    GCModel,
+    GCRMSprop,
+    GCSGD,
+    GradientCentralization,
+    centralize_gradients,
+    centralized,
+)
+from gc_tutorial.legacy import KerasIOGCRMSprop
+
+from conftest import cnn_data, small_cnn
+
+LOSS = "sparse_categorical_crossentropy"
+
+
+def fresh_copy(model: keras.Model, model_class: type = keras.Model) -> keras.Model:
+    """A :func:`small_cnn` of ``model_class`` with ``model``'s weights."""
+    clone = small_cnn(model_class)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def train(model: keras.Model, optimizer: keras.optimizers.Optimizer, steps: int) -> list[np.ndarray]:
+    """Compile and fit ``steps`` full-batch steps on fixed data; return weights."""
+    x, y = cnn_data()
+    model.compile(optimizer=optimizer, loss=LOSS)
+    model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
+def hand_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, transform: Callable) -> list[np.ndarray]:
+    """One step of ``optimizer`` on ``transform(gradients)``, computed by hand."""
+    x, y = cnn_data()
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply(transform(grads), model.trainable_variables)
+    return model.get_weights()
+
+
+def without_names(config: dict) -> dict:
+    """An optimizer config minus its (auto-numbered) names, nested too."""
+    return {
+        key: without_names(value) if isinstance(value, dict) else value
+        for key, value in config.items()
+        if key != "name"
+    }
+
+
+def max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
+
+
+def kernel_unit_means(model: keras.Model) -> list[np.ndarray]:
+    """Per-output-unit mean of every weight with 2 or more axes."""
+    return [
+        w.reshape(-1, w.shape[-1]).mean(axis=0)
+        for w in model.get_weights()
+        if w.ndim >= 2
+    ]
+
+
+# 2. The keras.io regression -------------------------------------------------
+
+
+def test_keras_io_gcrmsprop_trains_exactly_like_plain_rmsprop():
+    base = small_cnn()
+    plain = train(fresh_copy(base), keras.optimizers.RMSprop(1e-2), steps=3)
+    keras_io = train(fresh_copy(base), KerasIOGCRMSprop(1e-2), steps=3)
+    assert max_difference(plain, keras_io) == 0.0
+
+
+def test_gcrmsprop_step_differs_from_plain_rmsprop():
+    base = small_cnn()
+    plain = train(fresh_copy(base), keras.optimizers.RMSprop(1e-2), steps=1)
+    gc = train(fresh_copy(base), GCRMSprop(1e-2), steps=1)
+    assert max_difference(plain, gc) > 1e-4
+
+
+def test_gcrmsprop_step_equals_rmsprop_on_hand_centralized_gradients():
+    base = small_cnn()
+    gc = train(fresh_copy(base), GCRMSprop(1e-2), steps=1)
+    by_hand = hand_step(fresh_copy(base), keras.optimizers.RMSprop(1e-2), centralize_gradients)
+    assert max_difference(gc, by_hand) < 1e-6
+
+
+# 3. The paper's weight-space constraint -----------------------------------------
+
+
+def test_sgd_with_gc_keeps_each_units_weight_mean_fixed():
+    model = small_cnn()
+    before = kernel_unit_means(model)
+    train(model, GCSGD(learning_rate=0.5), steps=50)
+    for start, end in zip(before, kernel_unit_means(model)):
+        np.testing.assert_allclose(end, start, atol=1e-5)
+
+
+def test_sgd_without_gc_lets_the_weight_means_drift():
+    model = small_cnn()
+    before = kernel_unit_means(model)
+    train(model, keras.optimizers.SGD(learning_rate=0.5), steps=50)
+    drift = max(float(np.max(np.abs(e - s))) for s, e in zip(before, kernel_unit_means(model)))
+    assert drift > 1e-3
+
+
+# 4. Three routes, one result -------------------------------------------------------
+
+
+def test_subclass_wrapper_and_gcmodel_train_to_the_same_weights():
+    base = small_cnn()
+    subclass = train(fresh_copy(base), GCAdam(1e-2), steps=5)
+    wrapper = train(fresh_copy(base), GradientCentralization(keras.optimizers.Adam(1e-2)), steps=5)
+    model_route = train(fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2), steps=5)
+    plain = train(fresh_copy(base), keras.optimizers.Adam(1e-2), steps=5)
+    assert max_difference(subclass, wrapper) < 1e-6
+    assert max_difference(subclass, model_route) < 1e-6
+    assert max_difference(subclass, plain) > 1e-4
+
+
+def test_gcmodel_reports_the_same_loss_and_metrics_as_fit():
+    base = small_cnn()
+    x, y = cnn_data()
+    histories = []
+    for model, optimizer in [(fresh_copy(base), GCAdam(1e-2)), (fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2))]:
+        model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"])
+        histories.append(model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history)
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(histories[0][key], histories[1][key], atol=1e-6)
+
+
+# 5. Saving and loading keeps the optimizer state --------------------------------------
+
+SAVED_OPTIMIZERS = {
+    "GCSGD": lambda: GCSGD(1e-2, momentum=0.9),
+    "GCAdam": lambda: GCAdam(1e-2),
+    "GCAdamW": lambda: GCAdamW(1e-2, weight_decay=0.01),
+    "GCRMSprop": lambda: GCRMSprop(1e-2),
+    "GCC-Adam": lambda: centralized(keras.optimizers.Adam, conv_only=True)(1e-2),
+    "wrapper": lambda: GradientCentralization(keras.optimizers.Adam(1e-2), conv_only=True),
+}
+
+
+@pytest.mark.parametrize("make_optimizer", SAVED_OPTIMIZERS.values(), ids=SAVED_OPTIMIZERS.keys())
+def test_saved_model_resumes_training_exactly(tmp_path, make_optimizer):
+    base = small_cnn()
+    uninterrupted = fresh_copy(base)
+    expected = train(uninterrupted, make_optimizer(), steps=6)
+
+    interrupted = fresh_copy(base)
+    train(interrupted, make_optimizer(), steps=3)
+    interrupted.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras")
+
+    assert type(restored.optimizer) is type(uninterrupted.optimizer)
+    assert without_names(restored.optimizer.get_config()) == without_names(
+        uninterrupted.optimizer.get_config()
+    )
+    assert int(restored.optimizer.iterations) == 3
+    x, y = cnn_data()
+    restored.fit(x, y, batch_size=len(x), epochs=3, shuffle=False, verbose=0)
+    assert max_difference(restored.get_weights(), expected) < 1e-6
+
+
+def test_saved_gcmodel_loads_back_as_gcmodel(tmp_path):
+    model = fresh_copy(small_cnn(), GCModel)
+    train(model, keras.optimizers.Adam(1e-2), steps=2)
+    model.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras")
+    assert isinstance(restored, GCModel)
+    assert max_difference(restored.get_weights(), model.get_weights()) == 0.0
+
+
+# 6. Edge cases ---------------------------------------------------------------------
+
+
+def test_conv_only_optimizer_centralizes_conv_kernels_only():
+    base = small_cnn()
+    gcc = train(fresh_copy(base), centralized(keras.optimizers.SGD, conv_only=True)(0.1), steps=1)
+    gc = train(fresh_copy(base), GCSGD(0.1), steps=1)
+    plain = train(fresh_copy(base), keras.optimizers.SGD(0.1), steps=1)
+    conv_kernel, conv_bias, dense_kernel, dense_bias = range(4)
+    np.testing.assert_allclose(gcc[conv_kernel], gc[conv_kernel], atol=1e-7)
+    np.testing.assert_allclose(gcc[dense_kernel], plain[dense_kernel], atol=1e-7)
+    assert not np.allclose(gc[dense_kernel], plain[dense_kernel], atol=1e-6)
+
+
+def test_gc_comes_before_gradient_clipping():
+    base = small_cnn()
+    gc_then_clip = train(fresh_copy(base), GCSGD(0.1, clipnorm=0.01), steps=1)
+    by_hand = hand_step(
+        fresh_copy(base),
+        keras.optimizers.SGD(0.1),
+        lambda grads: [
+            tf.clip_by_norm(g, 0.01) for g in centralize_gradients(grads)
+        ],
+    )
+    assert max_difference(gc_then_clip, by_hand) < 1e-6
+
+
+def test_decoupled_weight_decay_is_not_centralized():
+    base = small_cnn()
+    gc_adamw = train(fresh_copy(base), GCAdamW(1e-2, weight_decay=0.1), steps=1)
+    by_hand = hand_step(
+        fresh_copy(base), keras.optimizers.AdamW(1e-2, weight_decay=0.1), centralize_gradients
+    )
+    assert max_difference(gc_adamw, by_hand) < 1e-6
+
+    # Under SGD the decay shrinks each unit's weight mean, which GC alone never moves.
+    model = fresh_copy(base)
+    before = kernel_unit_means(model)
+    train(model, GCSGD(0.1, weight_decay=0.5), steps=1)
+    np.testing.assert_allclose(kernel_unit_means(model)[0], before[0] * (1 - 0.1 * 0.5), atol=1e-6)
+
+
+def test_mixed_float16_under_loss_scale_optimizer_trains_with_finite_loss():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        model = small_cnn()
+        optimizer = keras.optimizers.LossScaleOptimizer(GCAdam(1e-2))
+        x, y = cnn_data()
+        model.compile(optimizer=optimizer, loss=LOSS)
+        history = model.fit(x, y, batch_size=16, epochs=3, verbose=0)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert model.layers[0].compute_dtype == "float16"
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_embedding_and_fan_in_one_layers_train_under_gc():
+    model = keras.Sequential(
+        [
+            keras.Input((3,), dtype="int32"),
+            keras.layers.Embedding(20, 4),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),  # kernel (4, 1): centralized
+            keras.layers.Dense(2),  # kernel (1, 2): fan-in 1, left alone
+        ]
+    )
+    before = model.get_weights()
+    x = np.random.default_rng(0).integers(0, 20, size=(32, 3))
+    y = np.random.default_rng(1).normal(size=(32, 2)).astype("float32")
+    model.compile(optimizer=GCSGD(0.1), loss="mse")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    after = model.get_weights()
+    embedding, fan_in_one = 0, 3
+    assert not np.allclose(after[embedding], before[embedding])
+    assert not np.allclose(after[fan_in_one], before[fan_in_one])
+
+
+def test_wrapper_delegates_learning_rate_and_iterations():
+    inner = keras.optimizers.Adam(1e-3)
+    wrapper = GradientCentralization(inner)
+    wrapper.learning_rate = 5e-3
+    assert float(inner.learning_rate) == pytest.approx(5e-3)
+    model = small_cnn()
+    train(model, wrapper, steps=2)
+    assert int(wrapper.iterations) == int(inner.iterations) == 2
+    assert [v.path for v in wrapper.variables] == [v.path for v in inner.variables]
+
+
+def test_centralized_returns_one_registered_class_per_base():
+    assert centralized(keras.optimizers.Adam) is GCAdam
+    assert centralized("rmsprop") is GCRMSprop
+    lion = centralized(keras.optimizers.Lion)
+    assert lion.__name__ == "GCLion" and issubclass(lion, keras.optimizers.Lion)
+    assert keras.saving.get_registered_object("gc_tutorial>GCLion") is lion
+
+
+# Errors that help -----------------------------------------------------------------
+
+
+def test_gradient_list_of_wrong_length_is_rejected():
+    model = small_cnn()
+    grads = [tf.zeros_like(v) for v in model.trainable_variables]
+    for optimizer in (GCAdam(), GradientCentralization(keras.optimizers.Adam())):
+        with pytest.raises(ValueError, match="3 gradients for 4 trainable variables"):
+            optimizer.apply(grads[:3], model.trainable_variables)
+
+
+@pytest.mark.parametrize("not_an_optimizer", [keras.optimizers.Adam, "adam", 1e-3])
+def test_wrapper_rejects_anything_but_an_optimizer_instance(not_an_optimizer):
+    with pytest.raises(TypeError, match="wraps a keras.optimizers.Optimizer instance"):
+        GradientCentralization(not_an_optimizer)
+
+
+def test_wrapper_and_subclass_refuse_to_centralize_twice():
+    with pytest.raises(ValueError, match="already applies Gradient Centralization"):
+        GradientCentralization(GCAdam())
+    with pytest.raises(ValueError, match="already applies Gradient Centralization"):
+        centralized(GCAdam)
+
+
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        ("adamm", ValueError, "Unknown optimizer 'adamm'"),
+        (keras.layers.Dense, TypeError, "expects a keras.optimizers.Optimizer subclass"),
+        (keras.optimizers.Adam(), TypeError, "expects a keras.optimizers.Optimizer subclass"),
+    ],
+)
+def test_centralized_rejects_unknown_optimizer_classes(bad, error, message):
+    with pytest.raises(error, match=message):
+        centralized(bad)
+
+
+def test_public_api_is_exported():
+    assert set(gc_tutorial.__all__) >= {
+        "centralize_gradient", "centralize_gradients", "centralized", "GCSGD", "GCAdam",
+        "GCAdamW", "GCRMSprop", "GradientCentralization", "GCModel",
+    }
