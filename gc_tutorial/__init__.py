@@ -42,7 +42,11 @@ with _native_stderr_silenced():
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        # Building many models in one process (one per arm and seed) makes
+        # TensorFlow warn about retracing; that is expected here.
+        tensorflow.get_logger().setLevel("ERROR")
 
 from gc_tutorial.centralize import centralize_gradient, centralize_gradients  # noqa: E402
 from gc_tutorial.models import GCModel  # noqa: E402

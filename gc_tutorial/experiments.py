@@ -289,8 +289,8 @@ def summarize(
 
     Raises:
         ValueError: ``baseline`` equals ``treatment``; an arm, the metric,
-            split or epoch is missing from ``results``; a seed has several runs of one arm; or the two
-            arms were run on different seeds.
+            split or epoch is missing from ``results``; a seed has several
+            runs of one arm; or the two arms were run on different seeds.
     """
     if baseline == treatment:
         raise ValueError(f"baseline and treatment are both {baseline!r}.")

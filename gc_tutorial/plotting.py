@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import matplotlib.axes
 import matplotlib.figure
+import matplotlib.ticker
 import matplotlib.transforms
 import numpy as np
 import pandas as pd
@@ -24,8 +25,8 @@ __all__ = ["plot_curves", "plot_lr_sweep"]
 _SPLIT_STYLES = ("-", "--", ":", "-.")
 
 
-def _new_axes() -> matplotlib.axes.Axes:
-    figure = matplotlib.figure.Figure(figsize=(6.4, 4.0), layout="constrained")
+def _new_axes(width: float = 6.4) -> matplotlib.axes.Axes:
+    figure = matplotlib.figure.Figure(figsize=(width, 4.0), layout="constrained")
     return figure.add_subplot()
 
 
@@ -104,6 +105,7 @@ def plot_curves(
                     epochs, mean - std, mean + std, color=color, alpha=0.2, linewidth=0
                 )
     n_seeds = results["seed"].nunique()
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.set_title(f"mean ± 1 std over {n_seeds} seed{'s' if n_seeds != 1 else ''}")
@@ -123,7 +125,8 @@ def plot_lr_sweep(
     standard deviation (ddof=1). Where any seed's value is not finite (the
     run diverged) the point is left out, since a mean over the surviving
     seeds would flatter the arm; an ``x`` on the top edge of the axes marks
-    it instead, with a legend entry saying so.
+    it instead, with a legend entry saying so. The legend sits to the right
+    of the axes, clear of those marks.
 
     Args:
         results: A frame as :func:`gc_tutorial.experiments.lr_sweep` returns.
@@ -139,25 +142,30 @@ def plot_lr_sweep(
     """
     rows = _rows(results, metric, split)
     final = rows[rows["epoch"] == rows["epoch"].max()]
-    ax = _new_axes() if ax is None else ax
+    ax = _new_axes(width=8.0) if ax is None else ax
     top_edge = matplotlib.transforms.blended_transform_factory(
         ax.transData, ax.transAxes
     )
     for arm, color in _arm_colors(results).items():
-        per_rate = final[final["arm"] == arm].groupby("learning_rate")["value"]
-        if not len(per_rate):
+        runs = final[final["arm"] == arm]
+        if runs.empty:
             continue
-        diverged = per_rate.agg(lambda values: not np.isfinite(values).all())
-        mean = per_rate.mean().mask(diverged)
-        std = per_rate.std().mask(diverged)
+        per_rate = runs.groupby("learning_rate")["value"].agg(
+            mean="mean",
+            std="std",
+            diverged=lambda values: not np.isfinite(values).all(),
+        )
+        rates = per_rate.index.to_numpy(dtype=float)
+        diverged = per_rate["diverged"].to_numpy(dtype=bool)
+        mean = np.where(diverged, np.nan, per_rate["mean"].to_numpy(dtype=float))
+        std = np.where(diverged, np.nan, per_rate["std"].to_numpy(dtype=float))
         ax.errorbar(
-            mean.index, mean, yerr=std, color=color, marker="o", capsize=3, label=arm
+            rates, mean, yerr=std, color=color, marker="o", capsize=3, label=arm
         )
         if diverged.any():
-            rates = diverged.index[diverged.to_numpy()]
             ax.plot(
-                rates,
-                np.ones(len(rates)),
+                rates[diverged],
+                np.ones(diverged.sum()),
                 transform=top_edge,
                 linestyle="none",
                 marker="x",
@@ -169,5 +177,5 @@ def plot_lr_sweep(
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"final {split} {metric}")
     ax.set_title("mean ± 1 std over seeds")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax.figure

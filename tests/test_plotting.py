@@ -1,0 +1,166 @@
+"""Specification of gc_tutorial.plotting, on handmade result frames."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.figure  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+
+from gc_tutorial.experiments import RESULT_COLUMNS  # noqa: E402
+from gc_tutorial.plotting import plot_curves, plot_lr_sweep  # noqa: E402
+
+ARMS = ("Adam", "Adam + GC")
+
+
+def curves(n_seeds: int = 3, epochs: int = 4) -> pd.DataFrame:
+    """Loss falling over epochs; each seed a little off; GC a little lower."""
+    rows = []
+    for seed in range(n_seeds):
+        for offset, arm in enumerate(ARMS):
+            for epoch in range(1, epochs + 1):
+                loss = 1.0 / epoch - 0.1 * offset + 0.05 * seed
+                rows.append((seed, arm, epoch, "train", "loss", loss))
+                rows.append((seed, arm, epoch, "validation", "loss", loss + 0.2))
+                rows.append((seed, arm, epoch, "train", "epoch_time_s", 0.5))
+            rows.append((seed, arm, epochs, "test", "loss", 0.4))
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def sweep(rates=(1e-3, 1e-2, 1e-1), n_seeds: int = 2) -> pd.DataFrame:
+    """Final validation loss per rate; "Adam" diverges in seed 1 at 1e-1."""
+    frames = []
+    for rate in rates:
+        frame = curves(n_seeds=n_seeds, epochs=2)
+        frame["value"] = frame["value"] * (1 + rate)
+        diverged = (
+            (frame["arm"] == "Adam")
+            & (frame["seed"] == 1)
+            & (frame["split"] != "train")
+        )
+        if rate == 1e-1:
+            frame.loc[diverged, "value"] = np.nan
+        frame.insert(0, "learning_rate", rate)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_curves_figure_is_labelled():
+    figure = plot_curves(curves(), "loss")
+    assert isinstance(figure, matplotlib.figure.Figure)
+    (ax,) = figure.axes
+    assert ax.get_xlabel() == "epoch"
+    assert ax.get_ylabel() == "loss"
+    assert "3 seeds" in ax.get_title()
+
+
+def test_curves_one_line_per_arm_and_split_at_the_seed_mean():
+    (ax,) = plot_curves(curves(), "loss").axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {
+        "Adam (train)",
+        "Adam (validation)",
+        "Adam + GC (train)",
+        "Adam + GC (validation)",
+    }
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert sorted(legend) == sorted(lines)
+    x, y = lines["Adam (train)"].get_data()
+    np.testing.assert_array_equal(x, [1, 2, 3, 4])
+    np.testing.assert_allclose(y, 1.0 / np.arange(1, 5) + 0.05)  # mean of seeds
+    assert lines["Adam (train)"].get_color() == lines["Adam (validation)"].get_color()
+    assert lines["Adam (train)"].get_color() != lines["Adam + GC (train)"].get_color()
+    train, validation = lines["Adam (train)"], lines["Adam (validation)"]
+    assert train.get_linestyle() != validation.get_linestyle()
+
+
+def test_curves_have_a_one_std_seed_band_per_line():
+    (ax,) = plot_curves(curves(), "loss").axes
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 4
+    # Seeds are 0.05 apart: std (ddof=1) over three seeds is 0.05, so at
+    # every epoch each band spans mean - 0.05 to mean + 0.05.
+    for band in bands:
+        vertices = band.get_paths()[0].vertices
+        at_epoch_2 = vertices[np.isclose(vertices[:, 0], 2.0), 1]
+        assert np.ptp(at_epoch_2) == pytest.approx(0.1)
+
+
+def test_curves_without_seed_spread_have_no_band():
+    (ax,) = plot_curves(curves(n_seeds=1), "loss").axes
+    assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(ax.get_lines()) == 4
+
+
+def test_curves_draw_into_given_axes_and_chosen_splits():
+    figure, ax = plt.subplots()
+    returned = plot_curves(curves(), "epoch_time_s", splits=("train",), ax=ax)
+    assert returned is figure
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "Adam (train)", "Adam + GC (train)"
+    ]
+    assert ax.get_ylabel() == "epoch_time_s"
+
+
+def test_curves_reject_missing_metric_and_sweeps():
+    with pytest.raises(ValueError, match="'accuracy'"):
+        plot_curves(curves(), "accuracy")
+    with pytest.raises(ValueError, match="several runs"):
+        plot_curves(sweep(), "loss")
+
+
+def test_lr_sweep_figure_is_log_x_and_labelled():
+    figure = plot_lr_sweep(sweep())
+    assert isinstance(figure, matplotlib.figure.Figure)
+    (ax,) = figure.axes
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "learning rate"
+    assert ax.get_ylabel() == "final validation loss"
+
+
+def test_lr_sweep_one_line_per_arm_with_error_bars():
+    (ax,) = plot_lr_sweep(sweep()).axes
+    assert [c.get_label() for c in ax.containers] == list(ARMS)
+    for container in ax.containers:
+        data_line, _, error_bars = container.lines
+        np.testing.assert_array_equal(data_line.get_xdata(), [1e-3, 1e-2, 1e-1])
+        assert error_bars  # the ±1 std bars over seeds
+
+
+def test_lr_sweep_leaves_diverged_points_out_and_says_so():
+    (ax,) = plot_lr_sweep(sweep()).axes
+    lines = {c.get_label(): c.lines[0] for c in ax.containers}
+    adam = np.asarray(lines["Adam"].get_ydata(), dtype=float)
+    gc = np.asarray(lines["Adam + GC"].get_ydata(), dtype=float)
+    assert np.isfinite(adam[:2]).all() and np.isnan(adam[2])
+    assert np.isfinite(gc).all()
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "Adam: non-finite (diverged)" in legend
+    (marker,) = [line for line in ax.get_lines() if "non-finite" in line.get_label()]
+    np.testing.assert_array_equal(marker.get_xdata(), [1e-1])
+
+
+def test_lr_sweep_without_divergence_has_no_note():
+    (ax,) = plot_lr_sweep(sweep(rates=(1e-3, 1e-2))).axes
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == list(ARMS)
+
+
+def test_lr_sweep_plots_the_final_epoch_mean():
+    results = sweep(rates=(1e-3,))
+    (ax,) = plot_lr_sweep(results, metric="loss", split="train").axes
+    adam = {c.get_label(): c.lines[0] for c in ax.containers}["Adam"]
+    # Epoch 2 train loss: 1/2 + 0.05 * seed, mean over seeds 0, 1.
+    np.testing.assert_allclose(adam.get_ydata(), [(0.5 + 0.025) * (1 + 1e-3)])
