@@ -55,8 +55,8 @@ def centralize_gradient(grad: Any, conv_only: bool = False) -> Any:
             ``None``.
         conv_only: If ``True``, centralize only kernels with 3 or more axes
             (Conv1D/2D/3D), the paper's "GCC" variant. The official PyTorch
-            code's GCC centralizes only 4-D weights, i.e. Conv2D alone; this
-            package counts Conv1D and Conv3D kernels as conv kernels too.
+            code's GCC centralizes weights with more than 3 axes (Conv2D and
+            Conv3D); this package counts Conv1D kernels as conv kernels too.
 
     Returns:
         The centralized gradient, or ``grad`` itself, unchanged, when GC does
@@ -69,6 +69,13 @@ def centralize_gradient(grad: Any, conv_only: bool = False) -> Any:
           Dense layer with one input, kernel ``(1, n)``: GC would zero the
           gradient and freeze the layer;
         - ``conv_only=True`` and ``grad`` has fewer than 3 axes.
+
+    The rule assumes the output units lie on the last axis, as in Dense and
+    ConvND kernels. Kernels laid out otherwise get the same last-axis rule,
+    which is then not per output unit: ``Conv2DTranspose`` (``(kh, kw, out,
+    in)``, centralized per input channel, as the official code does too),
+    depthwise kernels (``(kh, kw, in, multiplier)``) and ``EinsumDense`` /
+    multi-head attention kernels (heads averaged together).
 
     Raises:
         TypeError: ``grad`` is not a floating-point tensor.
