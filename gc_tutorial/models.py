@@ -63,10 +63,14 @@ class GCModel(keras.Model):
         self.optimizer.apply(
             centralize_gradients(grads, conv_only=self.conv_only), variables
         )
+        # Under tf.distribute, compute_loss divides the loss by the number of
+        # replicas so that the summed gradients average over the global
+        # batch; the loss metric reports the undivided per-replica mean.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         batch_size = tf.shape(tf.nest.flatten(x)[0])[0]
         for metric in self.metrics:
             if metric.name == "loss":
-                metric.update_state(loss, sample_weight=batch_size)
+                metric.update_state(loss * replicas, sample_weight=batch_size)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def get_config(self) -> dict[str, Any]:
