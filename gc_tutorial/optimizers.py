@@ -82,10 +82,25 @@ class _CentralizedMixin:
 _CENTRALIZED_CLASSES: dict[tuple[type, bool], type] = {}
 
 
+def _public_optimizer_class(cls: type) -> type:
+    """``keras.optimizers.X`` for Keras's backend-specific subclasses of it.
+
+    On the PyTorch backend ``keras.optimizers.Adam()`` and
+    ``keras.optimizers.get("adam")`` build a fused ``torch_adam.Adam``, a
+    subclass of ``keras.optimizers.Adam``; GC subclasses the public class.
+    """
+    if not cls.__module__.startswith("keras.src.backend."):
+        return cls  # a user's class, even one named Adam, is kept as it is
+    public = getattr(keras.optimizers, cls.__name__, None)
+    if isinstance(public, type) and issubclass(cls, public):
+        return public
+    return cls
+
+
 def _resolve_optimizer_class(optimizer_class: Any) -> type:
     if isinstance(optimizer_class, str):
         try:
-            return type(keras.optimizers.get(optimizer_class))
+            return _public_optimizer_class(type(keras.optimizers.get(optimizer_class)))
         except ValueError as error:
             raise ValueError(
                 f"Unknown optimizer {optimizer_class!r}: Keras has no "
@@ -94,7 +109,7 @@ def _resolve_optimizer_class(optimizer_class: Any) -> type:
     if isinstance(optimizer_class, type) and issubclass(
         optimizer_class, keras.optimizers.Optimizer
     ):
-        return optimizer_class
+        return _public_optimizer_class(optimizer_class)
     raise TypeError(
         "centralized() expects a keras.optimizers.Optimizer subclass such as "
         "keras.optimizers.Adam (or its name, 'adam'); got "

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 import gc_tutorial
 from gc_tutorial import (
@@ -25,6 +25,12 @@ from gc_tutorial.legacy import KerasIOGCRMSprop
 from conftest import cnn_data, small_cnn
 
 LOSS = "sparse_categorical_crossentropy"
+
+# GCModel's train_step uses tf.GradientTape; test_backends.py checks that it
+# raises RuntimeError on the other backends.
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="GCModel needs the TensorFlow backend"
+)
 
 
 def fresh_copy(model: keras.Model, model_class: type = keras.Model) -> keras.Model:
@@ -45,11 +51,40 @@ def train(model: keras.Model, optimizer: keras.optimizers.Optimizer, steps: int)
 def hand_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, transform: Callable) -> list[np.ndarray]:
     """One step of ``optimizer`` on ``transform(gradients)``, computed by hand."""
     x, y = cnn_data()
-    with tf.GradientTape() as tape:
-        loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x, training=True))
-    grads = tape.gradient(loss, model.trainable_variables)
+    grads = gradients(model, keras.losses.SparseCategoricalCrossentropy(), x, y)
     optimizer.apply(transform(grads), model.trainable_variables)
     return model.get_weights()
+
+
+def gradients(model: keras.Model, loss_fn: Callable, x: np.ndarray, y: np.ndarray) -> list:
+    """Gradients of ``loss_fn(y, model(x))`` on the current Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        return tape.gradient(loss, model.trainable_variables)
+    if backend == "jax":
+        import jax
+
+        def loss_of(trainable):
+            y_pred, _ = model.stateless_call(trainable, model.non_trainable_variables, x, training=True)
+            return loss_fn(y, y_pred)
+
+        return jax.grad(loss_of)([v.value for v in model.trainable_variables])
+    if backend == "torch":
+        import torch
+
+        loss = loss_fn(y, model(x, training=True))
+        return list(torch.autograd.grad(loss, [v.value for v in model.trainable_variables]))
+    raise NotImplementedError(f"no gradient helper for the {backend} backend")
+
+
+def clip_by_norm(grad, clip_norm: float):
+    """``tf.clip_by_norm`` in ``keras.ops``."""
+    norm = ops.sqrt(ops.sum(ops.square(grad)))
+    return grad * clip_norm / ops.maximum(norm, clip_norm)
 
 
 def without_names(config: dict) -> dict:
@@ -81,7 +116,10 @@ def test_keras_io_gcrmsprop_trains_exactly_like_plain_rmsprop():
     base = small_cnn()
     plain = train(fresh_copy(base), keras.optimizers.RMSprop(1e-2), steps=3)
     keras_io = train(fresh_copy(base), KerasIOGCRMSprop(1e-2), steps=3)
-    assert max_difference(plain, keras_io) == 0.0
+    # On PyTorch, keras.optimizers.RMSprop() builds Keras's fused torch RMSprop,
+    # which subclasses such as KerasIOGCRMSprop do not use: float32 round-off.
+    tolerance = 1e-6 if keras.backend.backend() == "torch" else 0.0
+    assert max_difference(plain, keras_io) <= tolerance
 
 
 def test_gcrmsprop_step_differs_from_plain_rmsprop():
@@ -124,13 +162,15 @@ def test_subclass_wrapper_and_gcmodel_train_to_the_same_weights():
     base = small_cnn()
     subclass = train(fresh_copy(base), GCAdam(1e-2), steps=5)
     wrapper = train(fresh_copy(base), GradientCentralization(keras.optimizers.Adam(1e-2)), steps=5)
-    model_route = train(fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2), steps=5)
     plain = train(fresh_copy(base), keras.optimizers.Adam(1e-2), steps=5)
     assert max_difference(subclass, wrapper) < 1e-6
-    assert max_difference(subclass, model_route) < 1e-6
     assert max_difference(subclass, plain) > 1e-4
+    if keras.backend.backend() == "tensorflow":
+        model_route = train(fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2), steps=5)
+        assert max_difference(subclass, model_route) < 1e-6
 
 
+@tensorflow_only
 def test_gcmodel_reports_the_same_loss_and_metrics_as_fit():
     base = small_cnn()
     x, y = cnn_data()
@@ -175,6 +215,7 @@ def test_saved_model_resumes_training_exactly(tmp_path, make_optimizer):
     assert max_difference(restored.get_weights(), expected) < 1e-6
 
 
+@tensorflow_only
 def test_saved_gcmodel_loads_back_as_gcmodel(tmp_path):
     model = fresh_copy(small_cnn(), GCModel)
     train(model, keras.optimizers.Adam(1e-2), steps=2)
@@ -205,7 +246,7 @@ def test_gc_comes_before_gradient_clipping():
         fresh_copy(base),
         keras.optimizers.SGD(0.1),
         lambda grads: [
-            tf.clip_by_norm(g, 0.01) for g in centralize_gradients(grads)
+            clip_by_norm(g, 0.01) for g in centralize_gradients(grads)
         ],
     )
     assert max_difference(gc_then_clip, by_hand) < 1e-6
@@ -286,7 +327,7 @@ def test_centralized_returns_one_registered_class_per_base():
 
 def test_gradient_list_of_wrong_length_is_rejected():
     model = small_cnn()
-    grads = [tf.zeros_like(v) for v in model.trainable_variables]
+    grads = [ops.zeros(v.shape) for v in model.trainable_variables]
     for optimizer in (GCAdam(), GradientCentralization(keras.optimizers.Adam())):
         with pytest.raises(ValueError, match="3 gradients for 4 trainable variables"):
             optimizer.apply(grads[:3], model.trainable_variables)

@@ -1,0 +1,502 @@
+"""Train the same small model with GC on one Keras backend and save the weights.
+
+A Python process has one Keras backend, chosen by ``KERAS_BACKEND`` before
+``keras`` is first imported, so comparing backends takes one process per
+backend. This script is that process::
+
+    KERAS_BACKEND=jax python tests/backend_worker.py routes out.npz
+
+Scenarios:
+
+- ``routes`` (any backend): the GC routes (``GCSGD``, ``GCAdam``, the
+  ``GradientCentralization`` wrapper, the conv-only ``GCCSGD``) and plain
+  optimizers, from the same NumPy initial weights on the same batches; a
+  save-to-``.keras``-and-resume check; and what ``GCModel`` does on this
+  backend (trains on TensorFlow, raises ``RuntimeError`` elsewhere); and
+  whether ``centralized("adam")`` gives the registered ``GCAdam``.
+- ``mirrored`` (TensorFlow): one device against
+  ``tf.distribute.MirroredStrategy`` on two logical CPUs, same global batches.
+- ``jax_data_parallel`` (JAX): one device against
+  ``keras.distribution.DataParallel`` on two host devices, same global batches.
+
+``tests/test_backends.py`` and the book's chapter 8 run this script with
+:func:`run_worker` and read its results with :func:`load_results`; the
+chapter also calls :func:`mixed_precision_losses` in its own process. Keras is
+imported inside the functions, never at module level, so that importing this
+module does not fix a backend, and the scenario can set up devices before
+TensorFlow or JAX starts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WORKER = Path(__file__).resolve()
+BACKENDS = ("tensorflow", "jax", "torch")
+SCENARIOS = {
+    "routes": BACKENDS,
+    "mirrored": ("tensorflow",),
+    "jax_data_parallel": ("jax",),
+}
+N_DEVICES = 2
+# JAX reads this once, when it starts: the CPU shows up as N_DEVICES devices.
+JAX_HOST_DEVICES_FLAG = f"--xla_force_host_platform_device_count={N_DEVICES}"
+
+N_EXAMPLES, BATCH_SIZE, EPOCHS = 64, 16, 2  # 4 batches an epoch, 8 steps
+LOSS = "sparse_categorical_crossentropy"
+
+# Tolerances, from measurement (tests/test_backends.py and chapter 8 use them).
+# Same model, weights and batches on two backends differ only by float32
+# round-off in different kernels (conv, matmul, reductions): measured at most
+# 3.6e-7 after 8 steps (GCAdam, JAX against TensorFlow), a few float32 ulps
+# of weights of size ~0.5. 1e-5 leaves a 25x margin and is 10^4 times smaller
+# than what GC changes.
+BACKEND_TOLERANCE = 1e-5
+# One device against two on the same global batches: two half-batch
+# gradients summed in another order. Measured at most 4.2e-7.
+DEVICE_TOLERANCE = 1e-5
+# The same optimizer reached two ways on one backend (subclass, wrapper,
+# GCModel, save and resume): 0 except on PyTorch, 6e-8, where
+# keras.optimizers.Adam() builds Keras's fused torch Adam, which the wrapper
+# wraps and the GCAdam subclass does not use.
+SAME_BACKEND_TOLERANCE = 1e-6
+# What GC must change for the comparisons to mean anything (measured ~0.1).
+GC_EFFECT = 1e-3
+# Mixed precision: per-epoch loss relative to float32. float16 keeps 11
+# significant bits, and the runs drift apart over 495 steps: measured at most
+# 0.35% on the TensorFlow, JAX and PyTorch backends; 2% leaves a 6x margin.
+MIXED_PRECISION_GAP = 0.02
+
+
+# Running the worker -----------------------------------------------------------
+
+
+def worker_env(backend: str, scenario: str) -> dict[str, str]:
+    """The environment a worker process needs: backend, and host devices."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    if scenario == "jax_data_parallel":
+        flags = env.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            env["XLA_FLAGS"] = f"{flags} {JAX_HOST_DEVICES_FLAG}".strip()
+    return env
+
+
+def run_worker(scenario: str, backend: str, out: Path | str, timeout: float = 600) -> dict[str, Any]:
+    """Run this script as ``python backend_worker.py scenario out`` under ``backend``.
+
+    Scratch files (a saved model) go to ``out``'s folder.
+
+    Returns:
+        The results it saved, as :func:`load_results` reads them.
+
+    Raises:
+        RuntimeError: the worker failed; the message ends with its stderr.
+    """
+    command = [sys.executable, str(WORKER), scenario, str(out)]
+    done = subprocess.run(
+        command, env=worker_env(backend, scenario), capture_output=True,
+        text=True, timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"KERAS_BACKEND={backend} {' '.join(command[1:])} failed "
+            f"(exit {done.returncode}):\n{done.stderr[-4000:]}"
+        )
+    return load_results(out)
+
+
+def load_results(path: Path | str) -> dict[str, Any]:
+    """Read a worker's ``.npz``: weight lists per run, and plain values.
+
+    Weights are saved as ``"<run>/<index>"``; they come back as
+    ``results[run] == [array, array, ...]``, in ``model.get_weights()`` order.
+    Other entries come back as Python scalars or strings.
+    """
+    results: dict[str, Any] = {}
+    weights: dict[str, dict[int, np.ndarray]] = {}
+    with np.load(path) as data:
+        for key in data.files:
+            if "/" in key:
+                run, index = key.rsplit("/", 1)
+                weights.setdefault(run, {})[int(index)] = data[key]
+            else:
+                results[key] = data[key].item()
+    for run, arrays in weights.items():
+        results[run] = [arrays[i] for i in range(len(arrays))]
+    return results
+
+
+def max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """Largest absolute difference between two weight lists."""
+    assert len(a) == len(b) and all(u.shape == v.shape for u, v in zip(a, b))
+    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
+
+
+# The model, its start and its data ------------------------------------------------
+
+
+def build_model() -> Any:
+    """Conv2D + Dense classifier: a 4-D and a 2-D kernel, two biases."""
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def initial_weights() -> list[np.ndarray]:
+    """The same starting weights on every backend, drawn by NumPy."""
+    rng = np.random.default_rng(2020)
+    shapes = [(3, 3, 3, 4), (4,), (4, 3), (3,)]
+    return [
+        (rng.normal(size=shape) * (0.3 if len(shape) > 1 else 0.1)).astype("float32")
+        for shape in shapes
+    ]
+
+
+def data() -> tuple[np.ndarray, np.ndarray]:
+    """64 random 8x8 RGB images with three classes read from their colours."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N_EXAMPLES, 8, 8, 3)).astype("float32")
+    y = (x[..., 0].mean(axis=(1, 2)) > 0).astype("int32") + (
+        x[..., 1].mean(axis=(1, 2)) > 0
+    ).astype("int32")
+    return x, y
+
+
+def fresh_model(model_class: Any = None) -> Any:
+    """:func:`build_model` (or ``model_class``) with :func:`initial_weights`."""
+    if model_class is None:
+        model = build_model()
+    else:
+        reference = build_model()
+        model = model_class(reference.inputs, reference.outputs)
+    model.set_weights(initial_weights())
+    return model
+
+
+def fit(model: Any, optimizer: Any, epochs: int = EPOCHS) -> list[np.ndarray]:
+    """Compile and train on :func:`data` in a fixed batch order; return weights."""
+    x, y = data()
+    model.compile(optimizer=optimizer, loss=LOSS)
+    model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
+def gc_optimizers() -> dict[str, Any]:
+    """The optimizers compared on every backend, made fresh on each call."""
+    import keras
+
+    from gc_tutorial import GCAdam, GCSGD, GradientCentralization, centralized
+
+    return {
+        "GCSGD": GCSGD(0.1, momentum=0.9),
+        "GCAdam": GCAdam(1e-2),
+        "wrapper(Adam)": GradientCentralization(keras.optimizers.Adam(1e-2)),
+        "GCCSGD": centralized(keras.optimizers.SGD, conv_only=True)(0.1, momentum=0.9),
+        "SGD": keras.optimizers.SGD(0.1, momentum=0.9),
+        "Adam": keras.optimizers.Adam(1e-2),
+    }
+
+
+# Scenarios ---------------------------------------------------------------------------
+
+
+def routes(out_dir: Path) -> dict[str, Any]:
+    """Every route and plain optimizer; save/resume; GCModel; name lookup."""
+    import keras
+
+    from gc_tutorial import GCAdam, GCModel, centralized
+
+    results: dict[str, Any] = {"initial": initial_weights()}
+    for name, optimizer in gc_optimizers().items():
+        results[name] = fit(fresh_model(), optimizer)
+
+    # Save after one epoch, load into a new model, train the second epoch.
+    model = fresh_model()
+    fit(model, GCAdam(1e-2), epochs=1)
+    model.save(out_dir / "gc_adam.keras")
+    restored = keras.models.load_model(out_dir / "gc_adam.keras")
+    results["restored_optimizer"] = type(restored.optimizer).__name__
+    results["restored_iterations"] = int(restored.optimizer.iterations)
+    x, y = data()
+    restored.fit(x, y, batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=0)
+    results["GCAdam resumed"] = restored.get_weights()
+
+    try:
+        results["GCModel(Adam)"] = fit(fresh_model(GCModel), keras.optimizers.Adam(1e-2))
+        results["gcmodel_error"] = ""
+    except RuntimeError as error:
+        results["gcmodel_error"] = str(error)
+
+    # Last: where it makes a second GCAdam class, it re-registers the name.
+    results["name_gives_GCAdam"] = centralized("adam") is GCAdam
+    results["registry_keeps_GCAdam"] = (
+        keras.saving.get_registered_object("gc_tutorial>GCAdam") is GCAdam
+    )
+    return results
+
+
+def device_optimizers() -> dict[str, Any]:
+    """Factories of the optimizers trained on one device and on two."""
+    from gc_tutorial import GCAdam, GCSGD
+
+    return {"GCSGD": lambda: GCSGD(0.1, momentum=0.9), "GCAdam": lambda: GCAdam(1e-2)}
+
+
+def two_logical_cpus() -> list[str]:
+    """Split TensorFlow's CPU into two logical devices; call before TF starts."""
+    import tensorflow as tf
+
+    (cpu,) = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * N_DEVICES
+    )
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def fit_mirrored(strategy: Any, make_optimizer: Any) -> Any:
+    """Train under a ``tf.distribute`` strategy; return the model.
+
+    Model and optimizer are created inside ``strategy.scope()``, so their
+    variables are mirrored on every replica; ``fit`` then splits each global
+    batch between the replicas.
+    """
+    with strategy.scope():
+        model = fresh_model()
+        optimizer = make_optimizer()
+    fit(model, optimizer)
+    return model
+
+
+def fit_data_parallel(devices: list[Any], make_optimizer: Any) -> Any:
+    """Train under ``keras.distribution.DataParallel`` (JAX); return the model.
+
+    The distribution is set before the model is built, so its weights are
+    replicated on ``devices``; ``fit`` then shards each global batch.
+    """
+    import keras
+
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    try:
+        model = fresh_model()
+        fit(model, make_optimizer())
+    finally:
+        keras.distribution.set_distribution(None)
+    return model
+
+
+def gc_linearity_gap() -> tuple[float, float]:
+    """Centralize-then-sum against sum-then-centralize, on real gradients.
+
+    Under MirroredStrategy each replica's gradient is centralized before the
+    all-reduce sums them; GC is linear, so that equals centralizing the sum.
+    Computes both for the two half-batches of the first global batch
+    (TensorFlow) and returns the largest difference and the largest
+    gradient entry, for scale.
+    """
+    import keras
+    import tensorflow as tf
+
+    from gc_tutorial import centralize_gradients
+
+    model, (x, y) = fresh_model(), data()
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    half = BATCH_SIZE // N_DEVICES
+    per_replica = []
+    for replica in range(N_DEVICES):
+        rows = slice(replica * half, (replica + 1) * half)
+        with tf.GradientTape() as tape:
+            # A replica's loss is its own mean divided by the number of replicas.
+            loss = loss_fn(y[rows], model(x[rows])) / N_DEVICES
+        per_replica.append(tape.gradient(loss, model.trainable_variables))
+    centralize_then_sum = [sum(g) for g in zip(*map(centralize_gradients, per_replica))]
+    sum_then_centralize = centralize_gradients([sum(g) for g in zip(*per_replica)])
+    as_numpy = lambda grads: [np.asarray(g) for g in grads]  # noqa: E731
+    gap = max_difference(as_numpy(centralize_then_sum), as_numpy(sum_then_centralize))
+    return gap, max(float(np.max(np.abs(g))) for g in as_numpy(sum_then_centralize))
+
+
+def mirrored(out_dir: Path) -> dict[str, Any]:
+    """One CPU against MirroredStrategy over two logical CPUs (TensorFlow)."""
+    devices = two_logical_cpus()  # first: TensorFlow must not have started
+    import tensorflow as tf
+
+    strategy = tf.distribute.MirroredStrategy(devices)
+    results: dict[str, Any] = {
+        "devices": ", ".join(devices),
+        "replicas": int(strategy.num_replicas_in_sync),
+    }
+    contexts: list[int] = []  # replicas in sync, for each call of apply()
+
+    def recording(optimizer: Any) -> Any:
+        apply = optimizer.apply
+
+        def recorded_apply(grads: Any, trainable_variables: Any = None) -> None:
+            context = tf.distribute.get_replica_context()  # None: cross-replica
+            contexts.append(0 if context is None else context.num_replicas_in_sync)
+            apply(grads, trainable_variables)
+
+        optimizer.apply = recorded_apply
+        return optimizer
+
+    for name, make in device_optimizers().items():
+        results[f"{name} single"] = fit(fresh_model(), make())
+        model = fit_mirrored(strategy, lambda: recording(make()))
+        results[f"{name} mirrored"] = model.get_weights()
+    # Calls are recorded while tf.function traces the step, once per replica;
+    # a 0 would be a call outside the replicas (after the all-reduce).
+    results["apply_calls"] = len(contexts)
+    results["apply_replicas"] = ", ".join(str(n) for n in sorted(set(contexts)))
+    results["linearity_gap"], results["gradient_scale"] = gc_linearity_gap()
+    return results
+
+
+def jax_data_parallel(out_dir: Path) -> dict[str, Any]:
+    """One device against keras.distribution.DataParallel on two (JAX)."""
+    import jax
+
+    devices = jax.devices()[:N_DEVICES]
+    if len(devices) < N_DEVICES:
+        raise RuntimeError(
+            f"JAX sees {len(devices)} device(s); set XLA_FLAGS={JAX_HOST_DEVICES_FLAG} "
+            "before jax is imported."
+        )
+    results: dict[str, Any] = {"devices": ", ".join(str(d) for d in devices)}
+    for name, make in device_optimizers().items():
+        results[f"{name} single"] = fit(fresh_model(), make())  # no distribution
+        model = fit_data_parallel(devices, make)
+        results[f"{name} data parallel"] = model.get_weights()
+    kernel = model.trainable_variables[0].value
+    results["weight_devices"] = len(kernel.sharding.device_set)
+    results["weights_replicated"] = bool(kernel.sharding.is_fully_replicated)
+    return results
+
+
+def taxi_fare_data() -> tuple[np.ndarray, np.ndarray]:
+    """Real NYC taxi trips: standardized distance, passengers and minutes -> fare.
+
+    Trips with a zero distance, duration, passenger count or fare are
+    dropped. The fare is standardized too, so a mean squared error of 0.1
+    means 10% of the fares' variance is left unexplained. Reads
+    ``$GC_TUTORIAL_DATA`` like :func:`gc_tutorial.data.load_nyc_taxis`.
+    """
+    from gc_tutorial.data import load_nyc_taxis
+
+    trips = load_nyc_taxis()
+    minutes = (trips["dropoff"] - trips["pickup"]).dt.total_seconds() / 60
+    x = np.stack([trips["distance"], trips["passengers"], minutes], axis=1)
+    y = trips["fare"].to_numpy()
+    keep = (x > 0).all(axis=1) & (y > 0)
+    x, y = x[keep], y[keep]
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    y = (y - y.mean()) / y.std()
+    return x.astype("float32"), y.astype("float32")
+
+
+def mixed_precision_losses(epochs: int = 5, batch_size: int = 64) -> dict[str, Any]:
+    """Per-epoch training loss of one GC fare model in float32 and mixed_float16.
+
+    Both runs use ``GCAdam(3e-3)`` from the same NumPy weights on the same
+    batches in the same order. The mixed one puts the optimizer inside
+    ``keras.optimizers.LossScaleOptimizer`` and keeps the output layer in
+    float32, as the Keras mixed-precision guide advises. Runs in the calling
+    process, on its backend, and restores the dtype policy.
+
+    Returns:
+        ``"float32"`` and ``"mixed_float16"``: the loss lists; ``"steps"``:
+        steps per run; ``"applied_steps"``: steps the loss-scaled optimizer
+        applied (it skips a step whose gradients overflow float16);
+        ``"loss_scale"``: its final scale.
+    """
+    import keras
+
+    from gc_tutorial import GCAdam
+
+    x, y = taxi_fare_data()
+    rng = np.random.default_rng(7)
+    shapes = [(3, 32), (32,), (32, 32), (32,), (32, 1), (1,)]
+    start = [
+        (rng.normal(size=shape) * np.sqrt(2 / shape[0])).astype("float32")
+        if len(shape) == 2 else np.zeros(shape, "float32")
+        for shape in shapes
+    ]
+    results: dict[str, Any] = {"steps": epochs * -(-len(x) // batch_size)}
+    previous = keras.mixed_precision.dtype_policy()
+    try:
+        for policy in ("float32", "mixed_float16"):
+            keras.mixed_precision.set_dtype_policy(policy)
+            model = keras.Sequential([
+                keras.Input((3,)),
+                keras.layers.Dense(32, activation="relu"),
+                keras.layers.Dense(32, activation="relu"),
+                keras.layers.Dense(1, dtype="float32"),
+            ])
+            model.set_weights(start)
+            optimizer = GCAdam(3e-3)
+            if policy == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            model.compile(optimizer=optimizer, loss="mse")
+            history = model.fit(
+                x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0
+            )
+            results[policy] = [float(v) for v in history.history["loss"]]
+            if policy == "mixed_float16":
+                assert model.layers[0].compute_dtype == "float16"
+                results["applied_steps"] = int(optimizer.inner_optimizer.iterations)
+                results["loss_scale"] = float(optimizer.dynamic_scale)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+    return results
+
+
+def save_results(results: dict[str, Any], path: Path | str) -> None:
+    """Save :func:`routes`-style results in the layout :func:`load_results` reads."""
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in results.items():
+        if isinstance(value, list):
+            for index, array in enumerate(value):
+                arrays[f"{key}/{index}"] = np.asarray(array)
+        else:
+            arrays[key] = np.asarray(value)
+    np.savez(path, **arrays)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in SCENARIOS:
+        print(f"usage: python {WORKER.name} {{{'|'.join(SCENARIOS)}}} OUT.npz", file=sys.stderr)
+        return 2
+    scenario, out = argv[0], Path(argv[1])
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend not in SCENARIOS[scenario]:
+        print(f"scenario {scenario!r} needs KERAS_BACKEND in {SCENARIOS[scenario]}, not {backend!r}", file=sys.stderr)
+        return 2
+    if scenario == "jax_data_parallel":
+        os.environ.update(worker_env(backend, scenario))  # before jax starts
+    start = time.perf_counter()
+    if scenario == "mirrored":
+        results = mirrored(out.parent)  # configures devices before importing gc_tutorial
+    else:
+        import gc_tutorial  # noqa: F401  (before keras: quiet TensorFlow start-up)
+
+        results = {"routes": routes, "jax_data_parallel": jax_data_parallel}[scenario](out.parent)
+    import keras
+
+    results["backend"] = keras.backend.backend()
+    results["seconds"] = time.perf_counter() - start
+    save_results(results, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(WORKER.parents[1]))  # the repository, for gc_tutorial
+    sys.exit(main(sys.argv[1:]))
