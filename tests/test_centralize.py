@@ -137,3 +137,18 @@ def test_centralize_gradients_keeps_order_and_nones():
 def test_rejects_unsupported_gradients_with_a_clear_error(bad, message):
     with pytest.raises(TypeError, match=message):
         centralize_gradient(bad)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("shape", KERNEL_SHAPES.values(), ids=KERNEL_SHAPES.keys())
+def test_every_dtype_path_matches_the_reference(shape, dtype):
+    """TensorFlow float32 takes a faster reduction; all paths agree with NumPy."""
+    grad = _random(shape).astype(dtype)
+    tolerance = 2e-3 if dtype == "float16" else 1e-6
+    centered = centralize_gradient(grad)
+    assert keras.backend.standardize_dtype(centered.dtype) == dtype
+    np.testing.assert_allclose(
+        np.asarray(centered, dtype="float64"),
+        torch_layout_reference(grad.astype("float64")),
+        atol=tolerance,
+    )
