@@ -101,25 +101,34 @@ def centralize_gradient(grad: Any, conv_only: bool = False) -> Any:
     return ops.subtract(grad, _unit_means(grad))
 
 
+# Below this many elements a kernel's GC pass is dominated by the fixed cost
+# of each operation, and the generic mean (two operations) is the cheaper one.
+_FAST_REDUCTION_MIN_SIZE = 1 << 16
+
+
 def _unit_means(grad: Any) -> Any:
     """Each output unit's mean gradient, shaped to broadcast against ``grad``.
 
     This is ``ops.mean`` over every axis but the last. On TensorFlow, for
-    float32, the column sums come from ``BiasAddGrad`` instead: TensorFlow's
-    kernel for exactly this reduction (the bias gradient) runs near memory
-    bandwidth on the CPU, several times faster than its generic ``Mean`` over
-    leading axes (see ``benchmarks/``). Both give the same means to float32
-    round-off.
+    large float32 kernels, the column sums come from ``BiasAddGrad`` instead:
+    TensorFlow's kernel for exactly this reduction (the bias gradient) runs
+    near memory bandwidth on the CPU, several times faster than its generic
+    ``Mean`` over leading axes (see ``benchmarks/``). Both give the same
+    means to float32 round-off.
     """
     dtype = keras.backend.standardize_dtype(grad.dtype)
-    if keras.backend.backend() == "tensorflow" and dtype == "float32":
+    fan_in, units = _averaged_size(grad.shape), grad.shape[-1]
+    if (
+        keras.backend.backend() == "tensorflow"
+        and dtype == "float32"
+        and fan_in * units >= _FAST_REDUCTION_MIN_SIZE
+    ):
         import tensorflow as tf
 
-        fan_in, units = _averaged_size(grad.shape), grad.shape[-1]
         sums = tf.raw_ops.BiasAddGrad(
             out_backprop=tf.reshape(grad, (fan_in, units)), data_format="NHWC"
         )
-        return tf.reshape(sums * (1.0 / fan_in), (1,) * (len(grad.shape) - 1) + (units,))
+        return sums * (1.0 / fan_in)
     axes = tuple(range(len(grad.shape) - 1))
     return ops.mean(grad, axis=axes, keepdims=True)
 

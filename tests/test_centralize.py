@@ -140,9 +140,13 @@ def test_rejects_unsupported_gradients_with_a_clear_error(bad, message):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
-@pytest.mark.parametrize("shape", KERNEL_SHAPES.values(), ids=KERNEL_SHAPES.keys())
+@pytest.mark.parametrize(
+    "shape",
+    [*KERNEL_SHAPES.values(), (3, 3, 64, 128), (1024, 256)],
+    ids=[*KERNEL_SHAPES.keys(), "large-conv2d", "large-dense"],
+)
 def test_every_dtype_path_matches_the_reference(shape, dtype):
-    """TensorFlow float32 takes a faster reduction; all paths agree with NumPy."""
+    """Large float32 kernels take TensorFlow's faster reduction; all paths agree."""
     grad = _random(shape).astype(dtype)
     tolerance = 2e-3 if dtype == "float16" else 1e-6
     centered = centralize_gradient(grad)
