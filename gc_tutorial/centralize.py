@@ -96,9 +96,10 @@ def centralize_gradient(grad: Any, conv_only: bool = False) -> Any:
     rank = len(grad.shape)
     if rank < (3 if conv_only else 2):
         return grad
-    if _averaged_size(grad.shape) == 1:
+    fan_in = _averaged_size(grad.shape)
+    if fan_in == 1:
         return grad
-    return ops.subtract(grad, _unit_means(grad))
+    return ops.subtract(grad, _unit_means(grad, fan_in))
 
 
 # Below this many elements a kernel's GC pass is dominated by the fixed cost
@@ -106,8 +107,10 @@ def centralize_gradient(grad: Any, conv_only: bool = False) -> Any:
 _FAST_REDUCTION_MIN_SIZE = 1 << 16
 
 
-def _unit_means(grad: Any) -> Any:
+def _unit_means(grad: Any, fan_in: int) -> Any:
     """Each output unit's mean gradient, shaped to broadcast against ``grad``.
+
+    ``fan_in`` is the number of elements each mean runs over.
 
     This is ``ops.mean`` over every axis but the last. On TensorFlow, for
     large float32 kernels, the column sums come from ``BiasAddGrad`` instead:
@@ -117,7 +120,7 @@ def _unit_means(grad: Any) -> Any:
     means to float32 round-off.
     """
     dtype = keras.backend.standardize_dtype(grad.dtype)
-    fan_in, units = _averaged_size(grad.shape), grad.shape[-1]
+    units = grad.shape[-1]
     if (
         keras.backend.backend() == "tensorflow"
         and dtype == "float32"

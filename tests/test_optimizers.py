@@ -22,6 +22,7 @@ from gc_tutorial import (
 )
 from gc_tutorial.legacy import KerasIOGCRMSprop
 
+from backend_worker import max_difference
 from conftest import cnn_data, small_cnn
 
 LOSS = "sparse_categorical_crossentropy"
@@ -94,10 +95,6 @@ def without_names(config: dict) -> dict:
         for key, value in config.items()
         if key != "name"
     }
-
-
-def max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
 
 
 def kernel_unit_means(model: keras.Model) -> list[np.ndarray]:
