@@ -7,7 +7,10 @@ augmentation randomness, and repeats the whole comparison over several seeds.
 Its result is a tidy :class:`pandas.DataFrame` (one value per row), which
 :func:`summarize` reduces to means, seed-to-seed spread and a paired 95%
 confidence interval for the difference the treatment makes, and which
-:mod:`gc_tutorial.plotting` draws.
+:mod:`gc_tutorial.plotting` draws. :func:`epochs_to_reach` reads the same
+frame the other way round: how many epochs each run needed to reach a given
+validation figure, which :func:`summarize_epochs_to_reach` compares over
+seeds.
 
 How much to run is set by a :class:`Profile`, chosen with the environment
 variable ``GC_TUTORIAL_PROFILE`` (see :func:`current_profile`).
@@ -21,7 +24,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -37,12 +40,28 @@ __all__ = [
     "compare_optimizers",
     "summarize",
     "lr_sweep",
+    "REACH_COLUMNS",
+    "epochs_to_reach",
+    "summarize_epochs_to_reach",
 ]
 
 PROFILE_ENV = "GC_TUTORIAL_PROFILE"
 
 RESULT_COLUMNS = ("seed", "arm", "epoch", "split", "metric", "value")
 """Columns of the frame :func:`compare_optimizers` returns, in order."""
+
+REACH_COLUMNS = (
+    "metric",
+    "split",
+    "mode",
+    "sustained",
+    "target",
+    "arm",
+    "seed",
+    "epoch",
+    "epochs_run",
+)
+"""Columns of the frame :func:`epochs_to_reach` returns, in order."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,6 +257,39 @@ def compare_optimizers(
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
+SEVERAL_RUNS_ERROR = (
+    "The results hold several runs of one arm for a seed (a learning-rate "
+    "sweep?); select one run per arm and seed first."
+)
+
+
+def metric_rows(results: pd.DataFrame, metric: str, split: str) -> pd.DataFrame:
+    """The rows of ``results`` holding ``metric`` on ``split``.
+
+    Raises:
+        ValueError: there are none; the message lists what there is.
+    """
+    rows = results[(results["metric"] == metric) & (results["split"] == split)]
+    if rows.empty:
+        raise ValueError(
+            f"No {metric!r} on split {split!r} in the results; metrics: "
+            f"{sorted(set(results['metric']))}, splits: "
+            f"{sorted(set(results['split']))}."
+        )
+    return rows
+
+
+def _check_arms(frame: pd.DataFrame, baseline: str, treatment: str) -> None:
+    if baseline == treatment:
+        raise ValueError(f"baseline and treatment are both {baseline!r}.")
+    for arm in (baseline, treatment):
+        if arm not in set(frame["arm"]):
+            raise ValueError(
+                f"No arm {arm!r} in the results; arms: "
+                f"{sorted(set(frame['arm']))}."
+            )
+
+
 def _t_interval(values: np.ndarray) -> tuple[float, float, float, float]:
     """Mean, std (ddof=1), and the 95% Student-t interval of the mean."""
     n = len(values)
@@ -292,34 +344,15 @@ def summarize(
             split or epoch is missing from ``results``; a seed has several
             runs of one arm; or the two arms were run on different seeds.
     """
-    if baseline == treatment:
-        raise ValueError(f"baseline and treatment are both {baseline!r}.")
-    for arm in (baseline, treatment):
-        if arm not in set(results["arm"]):
-            raise ValueError(
-                f"No arm {arm!r} in the results; arms: "
-                f"{sorted(set(results['arm']))}."
-            )
-    selected = results[
-        results["arm"].isin([baseline, treatment])
-        & (results["metric"] == metric)
-        & (results["split"] == split)
-    ]
-    if selected.empty:
-        raise ValueError(
-            f"No {metric!r} on split {split!r} in the results; metrics: "
-            f"{sorted(set(results['metric']))}, splits: "
-            f"{sorted(set(results['split']))}."
-        )
+    _check_arms(results, baseline, treatment)
+    both_arms = results[results["arm"].isin([baseline, treatment])]
+    selected = metric_rows(both_arms, metric, split)
     epoch = int(selected["epoch"].max()) if epoch is None else epoch
     selected = selected[selected["epoch"] == epoch]
     if selected.empty:
         raise ValueError(f"No {split!r} {metric!r} at epoch {epoch}.")
     if selected.duplicated(["arm", "seed"]).any():
-        raise ValueError(
-            "The results hold several runs of one arm for a seed (a "
-            "learning-rate sweep?); select one run per arm and seed first."
-        )
+        raise ValueError(SEVERAL_RUNS_ERROR)
     seeds_of = selected.groupby("arm")["seed"].agg(frozenset)
     if seeds_of.get(baseline) != seeds_of.get(treatment):
         raise ValueError(
@@ -404,3 +437,130 @@ def lr_sweep(
         frame.insert(0, "learning_rate", float(learning_rate))
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def epochs_to_reach(
+    results: pd.DataFrame,
+    metric: str,
+    targets: Sequence[float],
+    *,
+    mode: Literal["min", "max"],
+    split: str = "validation",
+    sustained: bool = False,
+) -> pd.DataFrame:
+    """The first epoch at which each run's ``metric`` reaches each target.
+
+    This is the speed-to-quality view of a comparison: not "where does each
+    arm end?" but "how many epochs does each arm need to get this good?". A
+    run reaches a target at the first epoch whose value is at most the
+    target (``mode="min"``, for losses and errors) or at least the target
+    (``mode="max"``, for accuracies), as ``keras.callbacks.EarlyStopping``
+    reads ``mode``. A non-finite value (a diverged run) reaches nothing.
+
+    On a noisy validation curve a run can touch a target once and fall back.
+    With ``sustained=True`` a run reaches a target only at the first epoch
+    from which it stays at or past the target up to its last epoch.
+
+    Args:
+        results: A frame as :func:`compare_optimizers` returns, with one run
+            per arm and seed.
+        metric: Metric to follow, e.g. ``"mae"`` or ``"accuracy"``.
+        targets: Values to reach.
+        mode: ``"min"`` if lower values are better, ``"max"`` if higher.
+        split: Split whose per-epoch values are read, usually
+            ``"validation"``.
+        sustained: Count a target as reached only once the run stays at or
+            past it to the end.
+
+    Returns:
+        A frame with columns :data:`REACH_COLUMNS`, one row per target, arm
+        and seed, in that order: ``epoch`` is the 1-based epoch at which the
+        run first reached ``target``, or ``inf`` if it did not within its
+        ``epochs_run`` epochs (so that medians and comparisons treat "not
+        reached" as later than any epoch).
+
+    Raises:
+        ValueError: ``mode`` is neither ``"min"`` nor ``"max"``,
+            ``targets`` is empty, the metric is missing on the split, or a
+            seed has several runs of one arm.
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}.")
+    if len(targets) == 0:
+        raise ValueError("epochs_to_reach needs at least one target.")
+    rows = metric_rows(results, metric, split)
+    if rows.duplicated(["arm", "seed", "epoch"]).any():
+        raise ValueError(SEVERAL_RUNS_ERROR)
+    reached_rows = []
+    for target in targets:
+        for (arm, seed), run in rows.groupby(["arm", "seed"], sort=False):
+            run = run.sort_values("epoch")
+            values = run["value"].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                good = values <= target if mode == "min" else values >= target
+            good &= np.isfinite(values)
+            if sustained:  # good at this epoch and at every later one
+                good = np.logical_and.accumulate(good[::-1])[::-1]
+            epochs = run["epoch"].to_numpy()[good]
+            first = float(epochs[0]) if len(epochs) else math.inf
+            run_key = (metric, split, mode, sustained, float(target), arm, seed)
+            reached_rows.append((*run_key, first, int(run["epoch"].max())))
+    return pd.DataFrame(reached_rows, columns=list(REACH_COLUMNS))
+
+
+def summarize_epochs_to_reach(
+    reached: pd.DataFrame, *, baseline: str, treatment: str
+) -> pd.DataFrame:
+    """Compare two arms' epochs to reach each target, over seeds.
+
+    Args:
+        reached: A frame as :func:`epochs_to_reach` returns.
+        baseline: Name of the reference arm, e.g. ``"Adam"``.
+        treatment: Name of the arm under test, e.g. ``"Adam + GC"``.
+
+    Returns:
+        A frame indexed by ``target``, with two column levels. Under each
+        arm's name: ``reached`` (how many seeds reached the target), and the
+        ``median``, ``min`` and ``max`` over seeds of the epochs needed,
+        ``inf`` standing for "not reached" (a median is ``inf`` when half
+        the seeds or more never got there). Under
+        ``"<treatment> vs <baseline>"``: ``seeds``, and how many of them the
+        treatment reached the target ``sooner``, at the ``same`` epoch
+        (including neither reaching it) or ``later`` than the baseline did
+        from the same start. These are counts, not a test: with few seeds,
+        read a split like 2 sooner, 1 later as no evidence either way.
+
+    Raises:
+        ValueError: ``baseline`` equals ``treatment``, an arm is missing, or
+            the two arms were run on different seeds.
+    """
+    _check_arms(reached, baseline, treatment)
+    epochs = reached.pivot_table(
+        index=["target", "seed"], columns="arm", values="epoch", aggfunc="first"
+    )[[baseline, treatment]]
+    if epochs.isna().any().any():
+        raise ValueError(
+            f"{baseline!r} and {treatment!r} were not run on the same seeds; "
+            "a paired comparison needs both arms for every seed."
+        )
+    by_target = epochs.groupby(level="target")
+    columns: dict[tuple[str, str], pd.Series] = {}
+    for arm in (baseline, treatment):
+        per_arm = by_target[arm]
+        columns[(arm, "reached")] = per_arm.agg(lambda e: int(np.isfinite(e).sum()))
+        columns[(arm, "median")] = per_arm.agg(
+            lambda e: float(np.median(e.to_numpy()))
+        )
+        columns[(arm, "min")] = per_arm.min()
+        columns[(arm, "max")] = per_arm.max()
+    paired = f"{treatment} vs {baseline}"
+    difference = epochs[treatment] - epochs[baseline]
+    both_missed = np.isinf(epochs[treatment]) & np.isinf(epochs[baseline])
+    difference = difference.where(~both_missed, 0.0).groupby(level="target")
+    columns[(paired, "seeds")] = difference.size()
+    columns[(paired, "sooner")] = difference.agg(lambda d: int((d < 0).sum()))
+    columns[(paired, "same")] = difference.agg(lambda d: int((d == 0).sum()))
+    columns[(paired, "later")] = difference.agg(lambda d: int((d > 0).sum()))
+    summary = pd.DataFrame(columns)
+    summary.columns = pd.MultiIndex.from_tuples(summary.columns)
+    return summary

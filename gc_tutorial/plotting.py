@@ -1,6 +1,6 @@
-"""Figures of the book: learning curves and learning-rate sweeps.
+"""Figures of the book: learning curves, learning-rate sweeps, epochs to a target.
 
-Both functions take the tidy frames of :mod:`gc_tutorial.experiments` and
+The functions take the tidy frames of :mod:`gc_tutorial.experiments` and
 show the spread over seeds next to the mean, so that a gap between two arms
 can be read against the seed-to-seed noise. They return a
 ``matplotlib.figure.Figure`` built without ``pyplot`` (unless an ``ax`` is
@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 from matplotlib import rcParams
 
-__all__ = ["plot_curves", "plot_lr_sweep"]
+from gc_tutorial.experiments import SEVERAL_RUNS_ERROR, metric_rows
+
+__all__ = ["plot_curves", "plot_lr_sweep", "plot_epochs_to_reach"]
 
 _SPLIT_STYLES = ("-", "--", ":", "-.")
 
@@ -28,17 +30,6 @@ _SPLIT_STYLES = ("-", "--", ":", "-.")
 def _new_axes(width: float = 6.4) -> matplotlib.axes.Axes:
     figure = matplotlib.figure.Figure(figsize=(width, 4.0), layout="constrained")
     return figure.add_subplot()
-
-
-def _rows(results: pd.DataFrame, metric: str, split: str) -> pd.DataFrame:
-    rows = results[(results["metric"] == metric) & (results["split"] == split)]
-    if rows.empty:
-        raise ValueError(
-            f"No {metric!r} on split {split!r} in the results; metrics: "
-            f"{sorted(set(results['metric']))}, splits: "
-            f"{sorted(set(results['split']))}."
-        )
-    return rows
 
 
 def _arm_colors(results: pd.DataFrame) -> dict[str, str]:
@@ -75,14 +66,11 @@ def plot_curves(
             runs of one arm (filter a learning-rate sweep to one rate first).
     """
     if results.duplicated(["seed", "arm", "epoch", "split", "metric"]).any():
-        raise ValueError(
-            "The results hold several runs of one arm for a seed (a "
-            "learning-rate sweep?); select one run per arm and seed first."
-        )
+        raise ValueError(SEVERAL_RUNS_ERROR)
     ax = _new_axes() if ax is None else ax
     colors = _arm_colors(results)
     for split_index, split in enumerate(splits):
-        rows = _rows(results, metric, split)
+        rows = metric_rows(results, metric, split)
         for arm, color in colors.items():
             per_epoch = (
                 rows[rows["arm"] == arm].groupby("epoch")["value"].agg(["mean", "std"])
@@ -140,7 +128,7 @@ def plot_lr_sweep(
     Raises:
         ValueError: the metric is missing on the split.
     """
-    rows = _rows(results, metric, split)
+    rows = metric_rows(results, metric, split)
     final = rows[rows["epoch"] == rows["epoch"].max()]
     ax = _new_axes(width=8.0) if ax is None else ax
     top_edge = matplotlib.transforms.blended_transform_factory(
@@ -178,4 +166,75 @@ def plot_lr_sweep(
     ax.set_ylabel(f"final {split} {metric}")
     ax.set_title("mean ± 1 std over seeds")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return ax.figure
+
+
+def plot_epochs_to_reach(
+    reached: pd.DataFrame, ax: matplotlib.axes.Axes | None = None
+) -> matplotlib.figure.Figure:
+    """Plot the epochs each arm needs to reach a target, against the target.
+
+    One line per arm at the median over seeds, with a band from the fastest
+    to the slowest seed. Targets run from easy on the left to hard on the
+    right (the x axis is reversed for ``mode="min"``). A run that never
+    reached a target sits on a "not reached" line one step above the last
+    epoch, so a band touching it means some seed did not get there.
+
+    Args:
+        reached: A frame as :func:`gc_tutorial.experiments.epochs_to_reach`
+            returns.
+        ax: Axes to draw into; by default a new figure is made.
+
+    Returns:
+        The figure holding the axes.
+
+    Raises:
+        ValueError: ``reached`` is empty or mixes metrics, splits, modes or
+            definitions of reaching (``sustained``).
+    """
+    if reached.empty:
+        raise ValueError("Nothing to plot: the frame of epochs to reach is empty.")
+    described = reached[["metric", "split", "mode", "sustained"]].drop_duplicates()
+    if len(described) != 1:
+        raise ValueError(
+            "The frame mixes metrics, splits, modes or sustained; "
+            "plot one at a time: "
+            f"{described.to_dict('records')}."
+        )
+    metric, split, mode, sustained = described.iloc[0]
+    epochs_run = int(reached["epochs_run"].max())
+    not_reached = epochs_run + 1
+    ax = _new_axes() if ax is None else ax
+    for arm, color in _arm_colors(reached).items():
+        per_target = (
+            reached[reached["arm"] == arm]
+            .assign(epoch=lambda frame: frame["epoch"].clip(upper=not_reached))
+            .groupby("target")["epoch"]
+            .agg(["median", "min", "max"])
+        )
+        targets = per_target.index.to_numpy(dtype=float)
+        ax.plot(targets, per_target["median"], color=color, marker="o", label=arm)
+        ax.fill_between(
+            targets,
+            per_target["min"],
+            per_target["max"],
+            color=color,
+            alpha=0.2,
+            linewidth=0,
+        )
+    ax.axhline(not_reached, color="gray", linestyle=":", linewidth=1)
+    ticks = matplotlib.ticker.MaxNLocator(integer=True).tick_values(1, epochs_run)
+    ticks = [int(t) for t in ticks if 1 <= t <= epochs_run]
+    ax.set_yticks(ticks + [not_reached], [str(t) for t in ticks] + ["not reached"])
+    ax.set_ylim(0.5, not_reached + 0.5)
+    if mode == "min":
+        ax.invert_xaxis()
+    better = "lower" if mode == "min" else "higher"
+    ax.set_xlabel(f"target {split} {metric} ({better} is better)")
+    ax.set_ylabel("epochs to reach and keep it" if sustained else "epochs to reach it")
+    n_seeds = reached["seed"].nunique()
+    ax.set_title(
+        f"median and range over {n_seeds} seed{'s' if n_seeds != 1 else ''}"
+    )
+    ax.legend()
     return ax.figure

@@ -13,8 +13,12 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
-from gc_tutorial.experiments import RESULT_COLUMNS  # noqa: E402
-from gc_tutorial.plotting import plot_curves, plot_lr_sweep  # noqa: E402
+from gc_tutorial.experiments import RESULT_COLUMNS, epochs_to_reach  # noqa: E402
+from gc_tutorial.plotting import (  # noqa: E402
+    plot_curves,
+    plot_epochs_to_reach,
+    plot_lr_sweep,
+)
 
 ARMS = ("Adam", "Adam + GC")
 
@@ -164,3 +168,66 @@ def test_lr_sweep_plots_the_final_epoch_mean():
     adam = {c.get_label(): c.lines[0] for c in ax.containers}["Adam"]
     # Epoch 2 train loss: 1/2 + 0.05 * seed, mean over seeds 0, 1.
     np.testing.assert_allclose(adam.get_ydata(), [(0.5 + 0.025) * (1 + 1e-3)])
+
+
+def reached(metric="loss", mode="min", targets=(0.81, 0.61, 0.46)) -> pd.DataFrame:
+    """Epochs for the validation loss of `curves()`: 1/epoch + 0.2 + 0.05 seed, GC 0.1 lower.
+
+    Adam reaches 0.81 at epoch 2 in every seed, 0.61 at epochs 3, 3, 4, and
+    0.46 only in seed 0 (at epoch 4). GC reaches 0.81 at 2, 2, 2; 0.61 at
+    2, 3, 3; 0.46 at 3, 4, 4.
+    """
+    return epochs_to_reach(curves(), metric, targets, mode=mode)
+
+
+def test_reach_figure_is_labelled_with_hard_targets_on_the_right():
+    figure = plot_epochs_to_reach(reached())
+    assert isinstance(figure, matplotlib.figure.Figure)
+    (ax,) = figure.axes
+    assert ax.get_xlabel() == "target validation loss (lower is better)"
+    assert ax.get_ylabel() == "epochs to reach it"
+    assert "3 seeds" in ax.get_title()
+    assert ax.xaxis_inverted()  # lower loss, further right
+    accuracy_like = reached(mode="max", targets=(1.01, 1.21))
+    (ax,) = plot_epochs_to_reach(accuracy_like).axes
+    assert not ax.xaxis_inverted()
+
+
+def test_reach_lines_are_the_seed_median_and_misses_sit_above_the_last_epoch():
+    (ax,) = plot_epochs_to_reach(reached()).axes
+    lines = {line.get_label(): line for line in ax.get_lines() if line.get_label() in ARMS}
+    assert set(lines) == set(ARMS)
+    x, y = lines["Adam"].get_data()
+    # By increasing target: at 0.46 two of Adam's seeds miss ("not reached" = 5).
+    np.testing.assert_array_equal(x, [0.46, 0.61, 0.81])
+    np.testing.assert_array_equal(y, [5, 3, 2])
+    np.testing.assert_array_equal(lines["Adam + GC"].get_ydata(), [4, 3, 2])
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert labels[-1] == "not reached"
+    assert ax.get_yticks()[-1] == 5
+
+
+def test_reach_band_spans_fastest_to_slowest_seed():
+    (ax,) = plot_epochs_to_reach(reached()).axes
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 2
+    adam = bands[0].get_paths()[0].vertices
+    at_hardest = adam[np.isclose(adam[:, 0], 0.46), 1]
+    assert (at_hardest.min(), at_hardest.max()) == (4, 5)
+
+
+def test_reach_plot_rejects_empty_and_mixed_frames():
+    with pytest.raises(ValueError, match="empty"):
+        plot_epochs_to_reach(reached().iloc[:0])
+    for other in (
+        reached(mode="max", targets=(0.5,)),
+        epochs_to_reach(curves(), "loss", (0.81,), mode="min", sustained=True),
+    ):
+        with pytest.raises(ValueError, match="one at a time"):
+            plot_epochs_to_reach(pd.concat([reached(), other]))
+
+
+def test_reach_and_keep_is_labelled_as_such():
+    sustained = epochs_to_reach(curves(), "loss", (0.81, 0.61), mode="min", sustained=True)
+    (ax,) = plot_epochs_to_reach(sustained).axes
+    assert ax.get_ylabel() == "epochs to reach and keep it"
