@@ -491,20 +491,23 @@ def epochs_to_reach(
     rows = metric_rows(results, metric, split)
     if rows.duplicated(["arm", "seed", "epoch"]).any():
         raise ValueError(SEVERAL_RUNS_ERROR)
+    runs = [
+        (arm, seed, run["epoch"].to_numpy(), run["value"].to_numpy(dtype=float))
+        for (arm, seed), run in rows.sort_values("epoch", kind="stable").groupby(
+            ["arm", "seed"], sort=False
+        )
+    ]
     reached_rows = []
     for target in targets:
-        for (arm, seed), run in rows.groupby(["arm", "seed"], sort=False):
-            run = run.sort_values("epoch")
-            values = run["value"].to_numpy(dtype=float)
+        for arm, seed, epochs, values in runs:
             with np.errstate(invalid="ignore"):
                 good = values <= target if mode == "min" else values >= target
             good &= np.isfinite(values)
             if sustained:  # good at this epoch and at every later one
                 good = np.logical_and.accumulate(good[::-1])[::-1]
-            epochs = run["epoch"].to_numpy()[good]
-            first = float(epochs[0]) if len(epochs) else math.inf
+            first = float(epochs[good][0]) if good.any() else math.inf
             run_key = (metric, split, mode, sustained, float(target), arm, seed)
-            reached_rows.append((*run_key, first, int(run["epoch"].max())))
+            reached_rows.append((*run_key, first, int(epochs[-1])))
     return pd.DataFrame(reached_rows, columns=list(REACH_COLUMNS))
 
 
@@ -548,9 +551,7 @@ def summarize_epochs_to_reach(
     for arm in (baseline, treatment):
         per_arm = by_target[arm]
         columns[(arm, "reached")] = per_arm.agg(lambda e: int(np.isfinite(e).sum()))
-        columns[(arm, "median")] = per_arm.agg(
-            lambda e: float(np.median(e.to_numpy()))
-        )
+        columns[(arm, "median")] = per_arm.median()  # inf-aware: "not reached"
         columns[(arm, "min")] = per_arm.min()
         columns[(arm, "max")] = per_arm.max()
     paired = f"{treatment} vs {baseline}"
