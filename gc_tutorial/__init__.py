@@ -3,8 +3,10 @@
 Public API:
 
 - :func:`centralize_gradient`, :func:`centralize_gradients` -- the operator;
+  :func:`centralizes` / :func:`is_kernel` -- which variables it applies to;
+  :func:`unit_means` -- the per-unit means GC keeps fixed;
 - :func:`centralized` and the ready-made :class:`GCSGD`, :class:`GCAdam`,
-  :class:`GCAdamW`, :class:`GCRMSprop` -- GC optimizer subclasses;
+  :class:`GCAdamW`, :class:`GCRMSprop` -- GC optimizer subclasses, each with ``where="gradient"`` or ``"update"``;
 - :class:`GradientCentralization` -- GC around an optimizer instance;
 - :class:`GCModel` -- a ``keras.Model`` whose ``train_step`` applies GC.
 
@@ -48,7 +50,13 @@ with _native_stderr_silenced():
         # TensorFlow warn about retracing; that is expected here.
         tensorflow.get_logger().setLevel("ERROR")
 
-from gc_tutorial.centralize import centralize_gradient, centralize_gradients  # noqa: E402
+from gc_tutorial.centralize import (  # noqa: E402
+    centralize_gradient,
+    centralize_gradients,
+    centralizes,
+    is_kernel,
+    unit_means,
+)
 from gc_tutorial.models import GCModel  # noqa: E402
 from gc_tutorial.optimizers import (  # noqa: E402
     GCAdam,
@@ -64,6 +72,9 @@ __version__ = "0.1.0"
 __all__ = [
     "centralize_gradient",
     "centralize_gradients",
+    "centralizes",
+    "is_kernel",
+    "unit_means",
     "centralized",
     "GCSGD",
     "GCAdam",

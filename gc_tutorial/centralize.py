@@ -6,6 +6,13 @@ unit over all of that unit's fan-in. Keras stores kernels with the output axis
 *last* -- Dense ``(in, out)``, ConvND ``(*kernel, in, out)`` -- so the mean runs
 over every axis but the last. (PyTorch stores ``(out, in, *kernel)`` and the
 official code averages over axes ``1..n``; it is the same operator.)
+
+Which weights GC applies to is decided per variable by :func:`centralizes`:
+Keras layers keep the weights GC is about under the attribute ``kernel`` (or
+``*_kernel``: ``recurrent_kernel``, ``depthwise_kernel``,
+``pointwise_kernel``), and biases, normalization scales, embeddings and
+other parameters under other names, even when they have two or more axes
+(a GRU's ``(2, 3 * units)`` bias, an ``EinsumDense`` bias, a PReLU ``alpha``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,13 @@ from typing import Any
 import keras
 from keras import ops
 
-__all__ = ["centralize_gradient", "centralize_gradients"]
+__all__ = [
+    "centralize_gradient",
+    "centralize_gradients",
+    "centralizes",
+    "is_kernel",
+    "unit_means",
+]
 
 
 def _is_sparse(grad: Any) -> bool:
@@ -102,6 +115,21 @@ def centralize_gradient(grad: Any, conv_only: bool = False) -> Any:
     return ops.subtract(grad, _unit_means(grad, fan_in))
 
 
+def unit_means(tensor: Any) -> Any:
+    """Each output unit's mean over every axis but the last, kept broadcastable.
+
+    For a Dense kernel ``(in, out)`` this is the ``(1, out)`` column means;
+    for a Conv2D kernel ``(kh, kw, in, out)``, the ``(1, 1, 1, out)`` means
+    of each filter. GC keeps these fixed: in gradient mode for SGD, and in
+    update mode (``where="update"``) for every optimizer.
+
+    Args:
+        tensor: A tensor, array or ``keras.Variable`` with at least 2 axes.
+    """
+    tensor = ops.convert_to_tensor(tensor)
+    return _unit_means(tensor, _averaged_size(tensor.shape))
+
+
 # Below this many elements a kernel's GC pass is dominated by the fixed cost
 # of each operation, and the generic mean (two operations) is the cheaper one.
 _FAST_REDUCTION_MIN_SIZE = 1 << 16
@@ -136,17 +164,78 @@ def _unit_means(grad: Any, fan_in: int) -> Any:
     return ops.mean(grad, axis=axes, keepdims=True)
 
 
-def centralize_gradients(
-    grads: Sequence[Any], conv_only: bool = False
-) -> list[Any]:
-    """Apply :func:`centralize_gradient` to every gradient in ``grads``.
+def is_kernel(variable: Any) -> bool:
+    """True if ``variable`` is a layer's kernel: named ``kernel`` or ``*_kernel``.
+
+    Keras layers name the weights that multiply their inputs ``kernel``
+    (Dense, ConvND, EinsumDense and so multi-head attention, the LSTM and GRU
+    input kernels), ``recurrent_kernel``, ``depthwise_kernel`` or
+    ``pointwise_kernel``. Their other weights have other names: ``bias``,
+    ``gamma``, ``beta``, ``embeddings``, ``alpha``, ... Name your own layer's
+    weights the same way (``self.add_weight(name="kernel", ...)``) for GC to
+    treat them as kernels.
 
     Args:
-        grads: Gradients, one per weight, in any order; ``None`` entries are
-            kept as ``None``.
+        variable: A ``keras.Variable`` (anything with a ``name``).
+    """
+    name = str(getattr(variable, "name", "")).rsplit("/", 1)[-1].split(":", 1)[0]
+    return name == "kernel" or name.endswith("_kernel")
+
+
+def centralizes(variable: Any, conv_only: bool = False) -> bool:
+    """True if GC applies to ``variable``: a kernel, under the guards.
+
+    GC applies to a kernel (:func:`is_kernel`) with at least 2 axes (3 with
+    ``conv_only``) whose output units each have more than one input weight.
+    The same guards as :func:`centralize_gradient`, so that a 1-D weight or
+    a fan-in-1 kernel (Dense with one input) is never frozen by GC.
+
+    Args:
+        variable: A ``keras.Variable``.
+        conv_only: Only conv kernels (3 or more axes), the paper's GCC.
+    """
+    shape = tuple(variable.shape)
+    if not is_kernel(variable) or len(shape) < (3 if conv_only else 2):
+        return False
+    return _averaged_size(shape) > 1
+
+
+def centralize_gradients(
+    grads: Sequence[Any],
+    variables: Sequence[Any] | None = None,
+    conv_only: bool = False,
+) -> list[Any]:
+    """Centralize the gradients of the kernels among ``variables``.
+
+    Args:
+        grads: Gradients, one per variable; ``None`` entries are kept as
+            ``None``.
+        variables: The variables ``grads`` belong to, in the same order. Only
+            the gradients of variables for which :func:`centralizes` holds are
+            centralized; the others are returned as they are. Without
+            ``variables`` every gradient goes through
+            :func:`centralize_gradient`'s rank rule, for tensors that belong
+            to no layer.
         conv_only: See :func:`centralize_gradient`.
 
     Returns:
         A new list, in the same order as ``grads``.
+
+    Raises:
+        ValueError: ``variables`` is given and its length differs from
+            ``grads``'s.
     """
-    return [centralize_gradient(g, conv_only=conv_only) for g in grads]
+    if variables is None:
+        return [centralize_gradient(g, conv_only=conv_only) for g in grads]
+    variables = list(variables)
+    if len(variables) != len(grads):
+        raise ValueError(
+            f"Got {len(grads)} gradients for {len(variables)} variables; "
+            "Gradient Centralization needs exactly one gradient per variable."
+        )
+    return [
+        centralize_gradient(g, conv_only=conv_only)
+        if centralizes(v, conv_only=conv_only)
+        else g
+        for g, v in zip(grads, variables)
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+from keras import ops
 
 from gc_tutorial.centralize import centralize_gradients
 
@@ -17,18 +18,23 @@ class GCModel(keras.Model):
 
     Use it like ``keras.Model`` -- ``GCModel(inputs, outputs)`` -- and compile
     it with any plain optimizer: GC happens in the training step, between
-    ``tape.gradient`` and ``optimizer.apply``. The step is the one the Keras
-    guide "Customizing what happens in fit()" writes, on public API only
-    (``compute_loss``, ``optimizer.scale_loss``, ``optimizer.apply`` and
-    ``compute_metrics``).
+    computing the gradients and ``optimizer.apply``. The step is the one the
+    Keras guides "Customizing what happens in fit()" write for each backend,
+    on public API: ``tf.GradientTape`` on TensorFlow, ``loss.backward()`` on
+    PyTorch, and ``jax.value_and_grad`` of the stateless
+    ``compute_loss_and_updates`` on JAX; each with ``compute_loss``,
+    ``optimizer.scale_loss``, the optimizer's ``apply`` (``stateless_apply``
+    on JAX) and ``compute_metrics``. With the same optimizer it trains to the
+    same weights as ``gc_tutorial.GCAdam`` and the other GC optimizers in
+    their default ``where="gradient"`` form.
+
+    The gradients pass through :meth:`transform_gradients`, which a subclass
+    may override to do something else with them (clip, add noise, log).
 
     Prefer it to a GC optimizer when the training step is yours anyway (extra
     losses, several optimizers, gradient surgery); otherwise a GC optimizer
-    (``gc_tutorial.GCAdam``) is simpler and works on every backend.
-
-    This ``train_step`` uses ``tf.GradientTape``, so it needs the TensorFlow
-    backend (``KERAS_BACKEND=tensorflow``); on another backend the
-    constructor raises ``RuntimeError``.
+    is simpler. GC on the optimizer's *update* (``where="update"``) needs the
+    optimizer: a training step only sees gradients.
 
     Args:
         *args: As for ``keras.Model``.
@@ -37,18 +43,42 @@ class GCModel(keras.Model):
     """
 
     def __init__(self, *args: Any, conv_only: bool = False, **kwargs: Any):
-        backend = keras.backend.backend()
-        if backend != "tensorflow":
-            raise RuntimeError(
-                "GCModel's train_step uses tf.GradientTape and needs the "
-                f"TensorFlow backend; this Keras runs on {backend!r}. Use a "
-                "GC optimizer (gc_tutorial.GCAdam, GradientCentralization) "
-                "instead: those work on every backend."
-            )
+        if not isinstance(conv_only, bool):
+            raise TypeError(f"conv_only must be True or False; got {conv_only!r}.")
         super().__init__(*args, **kwargs)
         self.conv_only = conv_only
 
-    def train_step(self, data: Any) -> dict[str, Any]:
+    def transform_gradients(self, grads: list[Any], variables: list[Any]) -> list[Any]:
+        """Centralize the kernels' gradients; override to transform them otherwise.
+
+        Args:
+            grads: One gradient per variable (backend tensors; ``None`` for a
+                variable the loss does not reach).
+            variables: The model's trainable variables, in the same order.
+
+        Returns:
+            The gradients to hand to the optimizer, in the same order.
+        """
+        return centralize_gradients(grads, variables, conv_only=self.conv_only)
+
+    def train_step(self, *args: Any) -> Any:
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        if backend == "torch":
+            return self._torch_train_step(*args)
+        if backend == "tensorflow":
+            return self._tensorflow_train_step(*args)
+        raise RuntimeError(f"GCModel has no train_step for the {backend!r} backend.")
+
+    def _update_loss_metric(self, loss: Any, x: Any, replicas: int = 1) -> None:
+        """Feed the unscaled batch loss to the model's ``loss`` metric."""
+        batch_size = ops.shape(keras.tree.flatten(x)[0])[0]
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss * replicas, sample_weight=batch_size)
+
+    def _tensorflow_train_step(self, data: Any) -> dict[str, Any]:
         import tensorflow as tf
 
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -60,18 +90,62 @@ class GCModel(keras.Model):
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
         grads = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply(
-            centralize_gradients(grads, conv_only=self.conv_only), variables
-        )
+        self.optimizer.apply(self.transform_gradients(grads, variables), variables)
         # Under tf.distribute, compute_loss divides the loss by the number of
         # replicas so that the summed gradients average over the global
         # batch; the loss metric reports the undivided per-replica mean.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        batch_size = tf.shape(tf.nest.flatten(x)[0])[0]
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(loss * replicas, sample_weight=batch_size)
+        self._update_loss_metric(
+            loss, x, replicas=tf.distribute.get_strategy().num_replicas_in_sync
+        )
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _torch_train_step(self, data: Any) -> dict[str, Any]:
+        import torch
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)
+        self.zero_grad()  # clear the previous step's .grad
+        loss = self.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+        )
+        self._update_loss_metric(loss, x)
+        self.optimizer.scale_loss(loss).backward()
+        variables = self.trainable_variables
+        grads = [v.value.grad for v in variables]
+        with torch.no_grad():
+            self.optimizer.apply(self.transform_gradients(grads, variables), variables)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _jax_train_step(self, state: Any, data: Any) -> tuple[dict[str, Any], Any]:
+        import jax
+
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        grad_fn = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)
+        (_, aux), grads = grad_fn(
+            trainable,
+            non_trainable,
+            metrics_variables,
+            x,
+            y,
+            sample_weight,
+            training=True,
+            optimizer_variables=optimizer_variables,
+        )
+        loss, y_pred, non_trainable, metrics_variables = aux
+        grads = self.transform_gradients(list(grads), self.trainable_variables)
+        trainable, optimizer_variables = self.optimizer.stateless_apply(
+            optimizer_variables, grads, trainable
+        )
+        mapping = list(zip(self.metrics_variables, metrics_variables))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            self._update_loss_metric(loss, x)
+            logs = self.compute_metrics(x, y, y_pred, sample_weight)
+        metrics_variables = [
+            scope.get_current_value(v) if scope.get_current_value(v) is not None else v.value
+            for v in self.metrics_variables
+        ]
+        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -14,22 +14,50 @@ Two ways to add GC are offered here:
 - :class:`GradientCentralization` *wraps an optimizer instance*, the way
   ``keras.optimizers.LossScaleOptimizer`` does.
 
-Both centralize before anything else touches the gradients, so GC comes
-before gradient clipping (``clipnorm``, ``clipvalue``, ``global_clipnorm``).
-Keras's decoupled weight decay (``weight_decay=...``, as in AdamW) is applied
-to the weights directly, not through the gradient, so it is not centralized.
+Both take ``where``, the place GC acts:
+
+- ``where="gradient"`` (the default, the paper's Algorithm 1) centralizes
+  each kernel's gradient before anything else touches it, so GC comes before
+  gradient clipping and before the optimizer's moments. With SGD (with or
+  without momentum) the update is then centralized too, and each output
+  unit's mean weight never moves. With an adaptive optimizer it does move:
+  the per-coordinate scaling of Adam or RMSprop un-centers the step.
+- ``where="update"`` (the official code's ``gc_loc=False``, which its authors
+  recommend for adaptive optimizers) centralizes the whole change one
+  ``apply`` makes to each kernel, decoupled weight decay included. Each
+  output unit's mean weight stays where it was, for any optimizer.
+
+Only kernels are centralized (see :func:`gc_tutorial.centralizes`): biases,
+normalization scales, embeddings and other weights are left alone, on every
+backend.
+
+Two differences from the official PyTorch code (``SGD_GC``, ``Adam_GC``),
+on purpose:
+
+- Weight decay. The official ``SGD_GC`` adds L2 weight decay to the gradient
+  *before* GC, so the decay is centralized and the means stay fixed. Keras's
+  ``weight_decay`` is decoupled (it shrinks the weights outside the
+  gradient), so with ``where="gradient"`` it is not centralized and it
+  shrinks each unit's mean weight too. ``where="update"`` centralizes it with
+  the rest of the step, which keeps the means, as the official code does.
+- Depthwise kernels. Keras stores a ``DepthwiseConv2D`` kernel as ``(kh, kw,
+  in, multiplier)``, so the last-axis rule averages each multiplier's
+  filters across input channels; the official code, on PyTorch's ``(in *
+  multiplier, 1, kh, kw)`` layout, averages each channel's filter alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
+from keras import ops
 
-from gc_tutorial.centralize import centralize_gradients
+from gc_tutorial.centralize import centralize_gradients, centralizes, unit_means
 
 __all__ = [
+    "WHERE",
     "centralized",
     "GradientCentralization",
     "GCSGD",
@@ -40,46 +68,129 @@ __all__ = [
 
 _PACKAGE = "gc_tutorial"
 
+WHERE = ("gradient", "update")
+"""The places GC can act: on the gradient, or on the optimizer's update."""
 
-def _check_lengths(grads: Sequence[Any], trainable_variables: Any) -> None:
-    if trainable_variables is None:
-        return
-    n_vars = len(list(trainable_variables))
-    if len(grads) != n_vars:
+
+def _check_where(where: Any) -> str:
+    if where not in WHERE:
         raise ValueError(
-            f"Got {len(grads)} gradients for {n_vars} trainable variables; "
-            "Gradient Centralization needs exactly one gradient per variable."
+            f"where must be 'gradient' (centralize the gradient, the paper's "
+            f"form) or 'update' (centralize the optimizer's step, the "
+            f"official code's gc_loc=False); got {where!r}."
         )
+    return str(where)
+
+
+def _check_conv_only(conv_only: Any) -> bool:
+    if not isinstance(conv_only, bool):
+        raise TypeError(
+            f"conv_only must be True or False; got {conv_only!r} "
+            f"({type(conv_only).__name__})."
+        )
+    return conv_only
+
+
+def _check_lengths(grads: Sequence[Any], variables: Sequence[Any]) -> None:
+    if len(grads) != len(variables):
+        raise ValueError(
+            f"Got {len(grads)} gradients for {len(variables)} trainable "
+            "variables; Gradient Centralization needs exactly one gradient "
+            "per variable."
+        )
+
+
+def _model_variables(optimizer: keras.optimizers.Optimizer, given: Any) -> list[Any] | None:
+    """The variables an ``apply(grads, given)`` call updates, if known yet."""
+    if given is not None:
+        return list(given)
+    if optimizer.built:
+        # What Optimizer.apply(grads) itself falls back to (and what the JAX
+        # trainer's stateless_apply relies on).
+        return list(optimizer._trainable_variables)
+    return None  # Optimizer.apply raises its own error for this call
+
+
+def _apply_to_update(
+    optimizer: keras.optimizers.Optimizer,
+    apply: Callable[[list[Any], Any], Any],
+    grads: list[Any],
+    trainable_variables: Any,
+    variables: list[Any],
+    conv_only: bool,
+) -> None:
+    """Run ``apply`` and centralize the change it makes to each kernel.
+
+    The change to kernel ``w`` is ``w_after - w_before``; centralizing it
+    gives ``w_after - (unit_means(w_after) - unit_means(w_before))``, so only
+    the per-unit means of the kernels are kept, not a copy of them.
+    ``optimizer`` is the one whose state ``apply`` updates: with
+    ``use_ema=True`` its moving averages get the same correction, so that the
+    average is that of the centralized weights.
+    """
+    kernels = [v for v in variables if centralizes(v, conv_only=conv_only)]
+    means_before = [unit_means(v) for v in kernels]
+    apply(grads, trainable_variables)
+    averages = getattr(optimizer, "_model_variables_moving_average", None)
+    for kernel, before in zip(kernels, means_before):
+        _recenter(kernel, before)
+        if optimizer.use_ema and averages:
+            _recenter(averages[optimizer._get_variable_index(kernel)], before)
+
+
+def _recenter(variable: Any, means: Any) -> None:
+    """Shift ``variable`` so that its per-unit means equal ``means``."""
+    variable.assign(ops.subtract(variable, ops.subtract(unit_means(variable), means)))
 
 
 class _CentralizedMixin:
-    """Centralizes gradients in ``apply`` before the optimizer sees them."""
+    """Applies GC in ``apply``, to the gradients or to the update."""
 
     _default_conv_only: bool = False
+    _default_where: str = "gradient"
 
-    def __init__(self, *args: Any, conv_only: bool | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        conv_only: bool | None = None,
+        where: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.conv_only = (
-            self._default_conv_only if conv_only is None else bool(conv_only)
+        self.conv_only = _check_conv_only(
+            self._default_conv_only if conv_only is None else conv_only
         )
+        self.where = _check_where(self._default_where if where is None else where)
 
     def apply(self, grads: Sequence[Any], trainable_variables: Any = None) -> None:
         grads = list(grads)
-        if trainable_variables is not None:
-            trainable_variables = list(trainable_variables)
-        _check_lengths(grads, trainable_variables)
-        super().apply(
-            centralize_gradients(grads, conv_only=self.conv_only),
+        variables = _model_variables(self, trainable_variables)  # type: ignore[arg-type]
+        parent_apply = super().apply  # type: ignore[misc]
+        if variables is None:
+            return parent_apply(grads, trainable_variables)
+        _check_lengths(grads, variables)
+        if self.where == "gradient":
+            return parent_apply(
+                centralize_gradients(grads, variables, conv_only=self.conv_only),
+                trainable_variables,
+            )
+        _apply_to_update(
+            self,  # type: ignore[arg-type]
+            parent_apply,
+            grads,
             trainable_variables,
+            variables,
+            self.conv_only,
         )
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
+        config = super().get_config()  # type: ignore[misc]
         config["conv_only"] = self.conv_only
+        config["where"] = self.where
         return config
 
 
-_CENTRALIZED_CLASSES: dict[tuple[type, bool], type] = {}
+_CENTRALIZED_CLASSES: dict[tuple[type, bool, str], type] = {}
 
 
 def _public_optimizer_class(cls: type) -> type:
@@ -110,24 +221,52 @@ def _resolve_optimizer_class(optimizer_class: Any) -> type:
         optimizer_class, keras.optimizers.Optimizer
     ):
         return _public_optimizer_class(optimizer_class)
+    got = (
+        f"an instance of {type(optimizer_class).__name__}"
+        if isinstance(optimizer_class, keras.optimizers.Optimizer)
+        else repr(optimizer_class)
+    )
     raise TypeError(
         "centralized() expects a keras.optimizers.Optimizer subclass such as "
-        "keras.optimizers.Adam (or its name, 'adam'); got "
-        f"{optimizer_class!r}. To add GC to an optimizer *instance*, use "
-        "GradientCentralization(optimizer)."
+        f"keras.optimizers.Adam (or its name, 'adam'); got {got}. To add GC "
+        "to an optimizer *instance*, use GradientCentralization(optimizer)."
     )
 
 
-def centralized(optimizer_class: type | str, conv_only: bool = False) -> type:
+def _registered_name(name: str, base: type) -> str:
+    """The name the class is registered under in Keras's serialization registry.
+
+    Keras's own optimizers give the plain name (``GCAdam``); any other class
+    adds where it comes from, so that centralizing a user's class that is
+    also called ``Adam`` cannot replace the package's ``GCAdam`` when models
+    are loaded.
+    """
+    if base.__module__.startswith("keras."):
+        return name
+    return f"{name}@{base.__module__}.{base.__qualname__}"
+
+
+def centralized(
+    optimizer_class: type | str, conv_only: bool = False, where: str = "gradient"
+) -> type:
     """Return a subclass of ``optimizer_class`` that applies GC.
 
     The subclass overrides ``apply``, the method every Keras 3 backend's
-    trainer reaches, and centralizes the gradients (see
-    :func:`gc_tutorial.centralize_gradients`) before handing them to the
-    parent class. Its constructor takes the parent's arguments plus
-    ``conv_only``. It is registered with Keras under the package name
+    trainer reaches. With ``where="gradient"`` it centralizes the gradients
+    of the kernels (see :func:`gc_tutorial.centralize_gradients`) before
+    handing them to the parent class; with ``where="update"`` it lets the
+    parent take its step and centralizes the change that step made to each
+    kernel (see the module docstring). Its constructor takes the parent's
+    arguments plus ``conv_only`` and ``where``, whose defaults are the values
+    given here, and ``get_config`` stores both.
+
+    The class is registered with Keras under the package name
     ``gc_tutorial``, so ``keras.models.load_model`` restores models compiled
-    with it, optimizer state included.
+    with it, optimizer state included. ``GCSGD``, ``GCAdam``, ``GCAdamW`` and
+    ``GCRMSprop`` are made when ``gc_tutorial`` is imported; a class made
+    by calling ``centralized`` yourself (``centralized(keras.optimizers.Lion)``)
+    exists only once that call has run, so run it before ``load_model`` in a
+    new process, as for any custom Keras object.
 
     Calling ``centralized`` again with the same arguments returns the same
     class.
@@ -137,54 +276,72 @@ def centralized(optimizer_class: type | str, conv_only: bool = False) -> type:
             name Keras knows it by (``"adam"``).
         conv_only: Default for the subclass's ``conv_only`` argument: ``True``
             gives the paper's GCC variant (conv kernels only).
+        where: Default for the subclass's ``where`` argument: ``"gradient"``
+            or ``"update"``.
 
     Returns:
         The new optimizer class, named ``GC<Name>`` (``GCC<Name>`` when
-        ``conv_only``).
+        ``conv_only``; ``OnUpdate`` appended when ``where="update"``).
 
     Raises:
-        TypeError: ``optimizer_class`` is not an optimizer class.
-        ValueError: the name is unknown to Keras, or the class already
-            applies GC.
+        TypeError: ``optimizer_class`` is not an optimizer class, or
+            ``conv_only`` is not a bool.
+        ValueError: the name is unknown to Keras; the class already applies
+            GC or wraps another optimizer (``LossScaleOptimizer``); ``where``
+            is neither ``"gradient"`` nor ``"update"``.
 
     Example:
         >>> GCAdam = centralized(keras.optimizers.Adam)
         >>> model.compile(optimizer=GCAdam(learning_rate=1e-3), loss="mse")
     """
+    conv_only = _check_conv_only(conv_only)
+    where = _check_where(where)
     base = _resolve_optimizer_class(optimizer_class)
-    if issubclass(base, _CentralizedMixin):
+    if issubclass(base, (_CentralizedMixin, GradientCentralization)):
         raise ValueError(
             f"{base.__name__} already applies Gradient Centralization; "
             "centralizing twice would be a no-op at twice the cost."
         )
-    key = (base, bool(conv_only))
+    if issubclass(base, keras.optimizers.LossScaleOptimizer):
+        raise ValueError(
+            f"{base.__name__} wraps another optimizer; centralize that one "
+            "and wrap the result: LossScaleOptimizer(GCAdam())."
+        )
+    key = (base, conv_only, where)
     if key not in _CENTRALIZED_CLASSES:
         name = ("GCC" if conv_only else "GC") + base.__name__
+        name += "OnUpdate" if where == "update" else ""
         variant = "conv kernels only (GCC)" if conv_only else "every kernel"
         cls = type(
             name,
             (_CentralizedMixin, base),
             {
                 "__doc__": (
-                    f"`keras.optimizers.{base.__name__}` with Gradient "
-                    f"Centralization of {variant}.\n\nTakes the arguments of "
-                    f"`{base.__name__}` plus `conv_only`. Made by "
-                    "`gc_tutorial.centralized`."
+                    f"`{base.__name__}` with Gradient Centralization of "
+                    f"{variant}, on the {where} by default.\n\nTakes the "
+                    f"arguments of `{base.__name__}` plus `conv_only` and "
+                    "`where`. Made by `gc_tutorial.centralized`."
                 ),
                 "__module__": __name__,
                 "__qualname__": name,
-                "_default_conv_only": bool(conv_only),
+                "_default_conv_only": conv_only,
+                "_default_where": where,
             },
         )
-        keras.saving.register_keras_serializable(package=_PACKAGE, name=name)(cls)
+        keras.saving.register_keras_serializable(
+            package=_PACKAGE, name=_registered_name(name, base)
+        )(cls)
         _CENTRALIZED_CLASSES[key] = cls
     return _CENTRALIZED_CLASSES[key]
 
 
-GCSGD = centralized(keras.optimizers.SGD)
-GCAdam = centralized(keras.optimizers.Adam)
-GCAdamW = centralized(keras.optimizers.AdamW)
-GCRMSprop = centralized(keras.optimizers.RMSprop)
+def _applies_gc(optimizer: Any) -> bool:
+    """Whether ``optimizer``, or an optimizer it wraps, already applies GC."""
+    while optimizer is not None:
+        if isinstance(optimizer, (_CentralizedMixin, GradientCentralization)):
+            return True
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    return False
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -192,23 +349,32 @@ class GradientCentralization(keras.optimizers.Optimizer):
     """Wrap an optimizer instance so that it applies GC.
 
     Works like ``keras.optimizers.LossScaleOptimizer``: the wrapper owns no
-    hyperparameters of its own; ``learning_rate``, ``iterations`` and the
-    optimizer variables are the inner optimizer's. Gradients passed to
+    hyperparameters or state of its own. ``learning_rate``, ``iterations``,
+    the optimizer variables, loss scaling (``loss_scale_factor``,
+    ``scale_loss``), weight-decay exclusions and the moving average of
+    ``use_ema`` are the inner optimizer's, and the trainer reaches them
+    through the wrapper. With ``where="gradient"`` the gradients passed to
     ``apply`` are centralized, then handed to the inner optimizer, so GC
-    comes before the inner optimizer's clipping; its decoupled weight decay
-    acts on the weights and is not centralized.
+    comes before its clipping and moments; with ``where="update"`` the inner
+    optimizer takes its step and the change to each kernel is centralized.
 
-    The wrapper can itself be wrapped in a ``LossScaleOptimizer`` for mixed
-    precision, and serializes through ``get_config``/``from_config``.
+    For mixed precision put the ``LossScaleOptimizer`` outside:
+    ``LossScaleOptimizer(GradientCentralization(opt))``, which is what
+    ``compile`` builds under the ``mixed_float16`` policy. The other order is
+    refused, since ``compile`` would then scale the loss twice.
 
     Args:
         optimizer: The ``keras.optimizers.Optimizer`` instance to wrap.
         conv_only: If ``True``, centralize only conv kernels (GCC).
+        where: ``"gradient"`` or ``"update"`` (see :mod:`gc_tutorial.optimizers`).
         name: Name of the wrapper; defaults to ``"gc_" + optimizer.name``.
 
     Raises:
-        TypeError: ``optimizer`` is not a Keras optimizer instance.
-        ValueError: ``optimizer`` already applies GC.
+        TypeError: ``optimizer`` is not a Keras optimizer instance, or
+            ``conv_only`` is not a bool.
+        ValueError: ``optimizer`` already applies GC, or is a
+            ``LossScaleOptimizer``; ``where`` is neither ``"gradient"`` nor
+            ``"update"``.
 
     Example:
         >>> optimizer = GradientCentralization(keras.optimizers.Adam(1e-3))
@@ -219,22 +385,32 @@ class GradientCentralization(keras.optimizers.Optimizer):
         self,
         optimizer: keras.optimizers.Optimizer,
         conv_only: bool = False,
+        where: str = "gradient",
         name: str | None = None,
-    ):
+    ) -> None:
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise TypeError(
                 "GradientCentralization wraps a keras.optimizers.Optimizer "
                 f"instance, such as keras.optimizers.Adam(); got {optimizer!r}."
                 " To build a GC optimizer class, use centralized(cls)."
             )
-        if isinstance(optimizer, (_CentralizedMixin, GradientCentralization)):
+        if _applies_gc(optimizer):
             raise ValueError(
                 f"Optimizer {optimizer.name!r} already applies Gradient "
                 "Centralization; wrapping it would centralize twice."
             )
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            raise ValueError(
+                "Put the LossScaleOptimizer outside the GC wrapper: "
+                "LossScaleOptimizer(GradientCentralization(inner)). Inside, "
+                "compile(...) under mixed precision would scale the loss twice."
+            )
+        conv_only = _check_conv_only(conv_only)
+        where = _check_where(where)
         super().__init__(learning_rate=0.0, name=name or f"gc_{optimizer.name}")
         self.inner_optimizer = optimizer
-        self.conv_only = bool(conv_only)
+        self.conv_only = conv_only
+        self.where = where
 
     def build(self, var_list: Sequence[Any]) -> None:
         self.inner_optimizer.build(var_list)
@@ -256,22 +432,64 @@ class GradientCentralization(keras.optimizers.Optimizer):
     def iterations(self) -> Any:
         return self.inner_optimizer.iterations
 
+    @property
+    def loss_scale_factor(self) -> float | None:
+        """The inner optimizer's ``loss_scale_factor``; setting it sets that."""
+        inner = self.__dict__.get("inner_optimizer")
+        return None if inner is None else inner.loss_scale_factor
+
+    @loss_scale_factor.setter
+    def loss_scale_factor(self, value: float | None) -> None:
+        inner = self.__dict__.get("inner_optimizer")
+        if inner is not None:
+            inner.loss_scale_factor = value
+        elif value is not None:  # Optimizer.__init__ sets None before inner exists
+            raise ValueError("Set loss_scale_factor on the inner optimizer.")
+
+    def scale_loss(self, loss: Any) -> Any:
+        return self.inner_optimizer.scale_loss(loss)
+
+    @property
+    def _model_variables_moving_average(self) -> list[Any]:
+        # Read by keras.callbacks.SwapEMAWeights, also through a
+        # LossScaleOptimizer around this wrapper.
+        return self.inner_optimizer._model_variables_moving_average
+
+    def exclude_from_weight_decay(
+        self, var_list: Sequence[Any] | None = None, var_names: Sequence[str] | None = None
+    ) -> None:
+        self.inner_optimizer.exclude_from_weight_decay(var_list=var_list, var_names=var_names)
+
     def apply(self, grads: Sequence[Any], trainable_variables: Any = None) -> None:
         grads = list(grads)
-        if trainable_variables is not None:
-            trainable_variables = list(trainable_variables)
-        _check_lengths(grads, trainable_variables)
         if not self.built:
             if trainable_variables is None:
                 raise ValueError(
                     "The first call to apply() must pass trainable_variables "
                     "so that the optimizer can be built."
                 )
-            self.build(trainable_variables)
-        self.inner_optimizer.apply(
-            centralize_gradients(grads, conv_only=self.conv_only),
-            trainable_variables,
-        )
+            self.build(list(trainable_variables))
+        variables = _model_variables(self, trainable_variables)
+        assert variables is not None  # built above
+        _check_lengths(grads, variables)
+        if self.where == "gradient":
+            self.inner_optimizer.apply(
+                centralize_gradients(grads, variables, conv_only=self.conv_only),
+                trainable_variables,
+            )
+        else:
+            _apply_to_update(
+                self.inner_optimizer,
+                self.inner_optimizer.apply,
+                grads,
+                trainable_variables,
+                variables,
+                self.conv_only,
+            )
+
+    def apply_gradients(self, grads_and_vars: Any) -> Any:
+        super().apply_gradients(grads_and_vars)
+        return self.iterations
 
     def finalize_variable_values(self, var_list: Sequence[Any]) -> None:
         self.inner_optimizer.finalize_variable_values(var_list)
@@ -281,14 +499,21 @@ class GradientCentralization(keras.optimizers.Optimizer):
             "name": self.name,
             "optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
             "conv_only": self.conv_only,
+            "where": self.where,
         }
 
     @classmethod
     def from_config(
         cls, config: dict[str, Any], custom_objects: Any = None
-    ) -> "GradientCentralization":
+    ) -> GradientCentralization:
         config = dict(config)
         optimizer = keras.saving.deserialize_keras_object(
             config.pop("optimizer"), custom_objects=custom_objects
         )
         return cls(optimizer, **config)
+
+
+GCSGD = centralized(keras.optimizers.SGD)
+GCAdam = centralized(keras.optimizers.Adam)
+GCAdamW = centralized(keras.optimizers.AdamW)
+GCRMSprop = centralized(keras.optimizers.RMSprop)

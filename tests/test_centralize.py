@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gc_tutorial import centralize_gradient, centralize_gradients
+from gc_tutorial import centralize_gradient, centralize_gradients, centralizes, unit_means
 
 
 def torch_layout_reference(grad: np.ndarray) -> np.ndarray:
@@ -156,3 +156,51 @@ def test_every_dtype_path_matches_the_reference(shape, dtype):
         torch_layout_reference(grad.astype("float64")),
         atol=tolerance,
     )
+
+
+# Which variables GC applies to ---------------------------------------------------------
+
+
+def _variable(shape: tuple[int, ...], name: str) -> keras.Variable:
+    return keras.Variable(np.zeros(shape, "float32"), name=name)
+
+
+@pytest.mark.parametrize(
+    "name, shape, expected",
+    [
+        ("kernel", (3, 3, 2, 4), True),
+        ("kernel", (5, 4), True),
+        ("recurrent_kernel", (4, 12), True),
+        ("depthwise_kernel", (3, 3, 8, 1), True),
+        ("pointwise_kernel", (1, 1, 8, 16), True),
+        ("kernel", (1, 4), False),  # fan-in 1: GC would freeze it
+        ("bias", (2, 12), False),  # a GRU's bias: rank 2, but no kernel
+        ("gamma", (5, 6), False),  # LayerNormalization over two axes
+        ("alpha", (5, 6), False),  # PReLU
+        ("embeddings", (20, 4), False),
+    ],
+)
+def test_centralizes_kernels_only(name, shape, expected):
+    assert centralizes(_variable(shape, name)) is expected
+
+
+def test_conv_only_centralizes_conv_kernels_only():
+    assert centralizes(_variable((3, 3, 2, 4), "kernel"), conv_only=True)
+    assert not centralizes(_variable((5, 4), "kernel"), conv_only=True)
+
+
+def test_centralize_gradients_with_variables_leaves_non_kernels_alone():
+    variables = [_variable((5, 4), "kernel"), _variable((2, 4), "bias")]
+    grads = [_random((5, 4)), _random((2, 4))]
+    kernel, bias = centralize_gradients(grads, variables)
+    np.testing.assert_allclose(np.asarray(kernel), torch_layout_reference(grads[0]), atol=1e-6)
+    assert bias is grads[1]
+    with pytest.raises(ValueError, match="2 gradients for 1 variables"):
+        centralize_gradients(grads, variables[:1])
+
+
+def test_unit_means_are_the_means_gc_removes():
+    grad = _random((3, 3, 2, 4))
+    means = np.asarray(unit_means(grad))
+    assert means.shape == (1, 1, 1, 4)
+    np.testing.assert_allclose(grad - means, torch_layout_reference(grad), atol=1e-6)

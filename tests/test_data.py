@@ -4,12 +4,23 @@ The local-copy tests read the real data: the folder named by
 ``$GC_TUTORIAL_DATA`` or, if that is unset, ``shared/data`` beside the
 repository clone. The download paths are checked without network: TFDS with
 ``tfds.testing.mock_data``, the taxi CSV with a stand-in ``get_file``.
+
+Horses or Humans comes in two forms: ``tf.data`` pipelines ("tf") and
+``keras.utils.PyDataset`` batches over NumPy arrays ("numpy", for backends
+without TensorFlow). The tests run on the TensorFlow backend and check that
+the two forms serve the same data; subprocesses check the NumPy form on the
+JAX and PyTorch backends with TensorFlow blocked. Images are decoded once per
+process, so the NumPy-form tests share one decode of the real images at 32 px.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -21,7 +32,8 @@ import tensorflow_datasets as tfds
 
 from gc_tutorial import data
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPOSITORY = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPOSITORY.parent / "shared" / "data"
 SEABORN_TAXIS_URL = (
     "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/taxis.csv"
 )
@@ -61,12 +73,18 @@ def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def all_labels(ds: tf.data.Dataset) -> np.ndarray:
-    return np.concatenate([labels.numpy() for _, labels in ds])
+def all_labels(ds: tf.data.Dataset | data.ArrayBatches) -> np.ndarray:
+    return np.concatenate([np.asarray(labels) for _, labels in ds])
 
 
-def all_images(ds: tf.data.Dataset) -> np.ndarray:
-    return np.concatenate([images.numpy() for images, _ in ds])
+def all_images(ds: tf.data.Dataset | data.ArrayBatches) -> np.ndarray:
+    return np.concatenate([np.asarray(images) for images, _ in ds])
+
+
+def one_pass(ds: tf.data.Dataset | data.ArrayBatches) -> tuple[np.ndarray, ...]:
+    """Images and labels of one pass (a shuffled pipeline reshuffles per pass)."""
+    batches = [(np.asarray(images), np.asarray(labels)) for images, labels in ds]
+    return tuple(np.concatenate(parts) for parts in zip(*batches))
 
 
 # --- local_data_dir --------------------------------------------------------
@@ -103,7 +121,10 @@ def test_taxis_are_the_6433_real_trips(local_data):
     assert set(data.TAXI_COLUMNS) <= set(trips.columns)
     assert pd.api.types.is_datetime64_any_dtype(trips["pickup"])
     assert pd.api.types.is_datetime64_any_dtype(trips["dropoff"])
+    for column in ("passengers", "distance", "fare", "tip", "tolls", "total"):
+        assert pd.api.types.is_numeric_dtype(trips[column]), column
     assert (trips["fare"] > 0).mean() > 0.99
+    assert trips["payment"].isna().any()  # empty fields outside the model: kept
 
 
 def test_taxis_are_downloaded_from_seaborn_without_the_variable(
@@ -160,6 +181,111 @@ def test_empty_taxi_csv_is_an_error(tmp_path, monkeypatch, text):
     assert str(path) in str(error.value)
 
 
+def real_taxi_rows(n: int = 5) -> pd.DataFrame:
+    """The first ``n`` real trips, every field as written in the CSV."""
+    return pd.read_csv(
+        real_data_dir() / "nyc_taxis" / "taxis.csv",
+        nrows=n,
+        dtype=str,
+        keep_default_na=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "shown"),
+    [
+        ("fare", "abc", "'abc'"),
+        ("fare", "NaN", "empty"),
+        ("fare", "", "empty"),
+        ("passengers", "two", "'two'"),
+        ("distance", "", "empty"),
+        ("tip", "1,50", "'1,50'"),
+        ("tolls", "inf", "inf"),
+        ("total", "12.3.4", "'12.3.4'"),
+        ("pickup", "", "empty"),
+        ("dropoff", "yesterday", "'yesterday'"),
+    ],
+)
+def test_bad_taxi_value_is_an_error_naming_column_row_and_value(
+    tmp_path, monkeypatch, column, value, shown
+):
+    trips = real_taxi_rows()
+    trips.loc[2, column] = value  # the third trip: row 3, line 4 of the file
+    path = write_taxi_csv(tmp_path, trips.to_csv(index=False))
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    with pytest.raises(ValueError) as error:
+        data.load_nyc_taxis()
+    message = str(error.value)
+    assert f"column {column!r}" in message
+    assert "row 3" in message and shown in message and str(path) in message
+
+
+def test_missing_values_outside_the_fare_model_are_allowed(tmp_path, monkeypatch):
+    trips = real_taxi_rows()
+    trips.loc[2, ["tip", "tolls", "total", "payment", "pickup_zone"]] = ""
+    write_taxi_csv(tmp_path, trips.to_csv(index=False))
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    loaded = data.load_nyc_taxis()
+    assert loaded.loc[2, ["tip", "tolls", "total", "payment"]].isna().all()
+    assert pd.api.types.is_float_dtype(loaded["tip"])
+
+
+# --- Checksums -------------------------------------------------------------
+
+
+def test_real_copy_matches_its_checksums():
+    folder = real_data_dir()
+    assert data.verify_sha256sums(folder / "horses_or_humans") == 1283
+    assert data.verify_sha256sums(folder / "nyc_taxis") == 1
+
+
+@pytest.fixture
+def checksummed(tmp_path: Path) -> Path:
+    """Three real test images with their lines of the real SHA256SUMS."""
+    real = real_data_dir() / "horses_or_humans"
+    lines = (real / "SHA256SUMS").read_text().splitlines()
+    kept = [line for line in lines if "/test/humans/" in line][:3]
+    for line in kept:
+        name = line.split(maxsplit=1)[1]
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(real / name, tmp_path / name)
+    (tmp_path / "SHA256SUMS").write_text("\n".join(kept) + "\n")
+    return tmp_path
+
+
+def checksummed_files(folder: Path) -> list[Path]:
+    return sorted((folder / "test" / "humans").glob("*.png"))
+
+
+def test_checksums_catch_a_changed_byte(checksummed):
+    assert data.verify_sha256sums(checksummed) == 3
+    changed = checksummed_files(checksummed)[1]
+    content = bytearray(changed.read_bytes())
+    content[len(content) // 2] ^= 1
+    changed.write_bytes(content)
+    with pytest.raises(ValueError, match=changed.name) as error:
+        data.verify_sha256sums(checksummed)
+    assert str(changed) in str(error.value)
+
+
+def test_checksums_catch_a_missing_file(checksummed):
+    missing = checksummed_files(checksummed)[2]
+    missing.unlink()
+    with pytest.raises(FileNotFoundError) as error:
+        data.verify_sha256sums(checksummed)
+    assert str(missing) in str(error.value)
+
+
+def test_malformed_or_missing_checksum_list_is_an_error(checksummed):
+    sums = checksummed / "SHA256SUMS"
+    sums.write_text(sums.read_text() + "not a checksum line\n")
+    with pytest.raises(ValueError, match="line 4"):
+        data.verify_sha256sums(checksummed)
+    sums.unlink()
+    with pytest.raises(FileNotFoundError, match="SHA256SUMS"):
+        data.verify_sha256sums(checksummed)
+
+
 # --- Horses or Humans, local copy ------------------------------------------
 
 
@@ -214,38 +340,333 @@ def test_missing_horses_or_humans_folder_is_an_error(tmp_path, monkeypatch):
         data.load_horses_or_humans()
 
 
+FORMS = ["tf", "numpy"]
+
+
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("missing", ["test", "test/humans"])
-def test_missing_split_or_class_folder_is_an_error(fake_data, missing):
+def test_missing_split_or_class_folder_is_an_error(fake_data, missing, form):
     folder = fake_data / "horses_or_humans" / missing
     shutil.rmtree(folder)
     with pytest.raises(FileNotFoundError) as error:
-        data.load_horses_or_humans()
+        data.load_horses_or_humans(format=form)
     assert str(folder) in str(error.value)
 
 
-def test_folder_without_images_is_an_error(fake_data):
+@pytest.mark.parametrize("form", FORMS)
+def test_folder_without_images_is_an_error(fake_data, form):
     folder = fake_data / "horses_or_humans" / "train" / "humans"
     for png in folder.glob("*.png"):
         png.unlink()
     with pytest.raises(ValueError) as error:
-        data.load_horses_or_humans()
+        data.load_horses_or_humans(format=form)
     assert str(folder) in str(error.value)
 
 
-def test_unreadable_image_is_an_error(fake_data):
+@pytest.mark.parametrize("form", FORMS)
+def test_unreadable_image_is_an_error(fake_data, form):
     bad = fake_data / "horses_or_humans" / "test" / "humans" / "bad.png"
     bad.write_bytes(b"not an image")
     with pytest.raises(ValueError, match="bad.png"):
-        data.load_horses_or_humans()
+        data.load_horses_or_humans(format=form)
 
 
+def truncated(png: bytes) -> bytes:
+    """A valid PNG signature and header, then the data stops half-way."""
+    return png[: len(png) // 2]
+
+
+def changed_byte(png: bytes) -> bytes:
+    """One bit flipped in the middle of the image data."""
+    damaged = bytearray(png)
+    damaged[len(damaged) // 2] ^= 1
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("damage", [truncated, changed_byte])
+def test_damaged_png_is_an_error_naming_the_file(fake_data, form, damage):
+    humans = fake_data / "horses_or_humans" / "test" / "humans"
+    damaged = humans / "damaged.png"
+    damaged.write_bytes(damage(sorted(humans.glob("*.png"))[0].read_bytes()))
+    with pytest.raises(ValueError) as error:
+        data.load_horses_or_humans(image_size=8, format=form)
+    assert str(damaged) in str(error.value)
+
+
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(
     "kwargs",
     [{"image_size": 0}, {"batch_size": 0}, {"train_subset": 0}, {"test_subset": -1}],
 )
-def test_bad_arguments_are_errors(local_data, kwargs):
+def test_bad_arguments_are_errors(local_data, kwargs, form):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
-        data.load_horses_or_humans(**kwargs)
+        data.load_horses_or_humans(**kwargs, format=form)
+
+
+def test_unknown_format_is_an_error(local_data):
+    with pytest.raises(ValueError, match="'keras'"):
+        data.load_horses_or_humans(format="keras")
+
+
+def test_tf_format_without_tensorflow_says_what_to_do(local_data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # import fails
+    with pytest.raises(ImportError, match="format='numpy'"):
+        data.load_horses_or_humans(format="tf")
+
+
+# --- Horses or Humans, NumPy form ------------------------------------------
+
+# Largest per-pixel difference allowed between the two forms, in grey levels
+# (pixels span 0..255). Measured with TensorFlow 2.21 at image sizes 32, 64,
+# 150, 299, 300 and 512 (all 1,283 images at 32): 0.0, bit for bit. The
+# NumPy resize computes TensorFlow's bilinear kernel in float32; the bound
+# leaves room for another build ordering that float arithmetic differently
+# (a few float32 ulps at 255, about 3e-5 each), and is far below what a
+# different resampling gives at 32 px: Pillow's (antialiased) bilinear differs
+# from TensorFlow's by about 100 grey levels in the worst pixel of an image,
+# bilinear without half-pixel centres by about 200.
+PIXEL_TOLERANCE = 1e-3
+SIZE = 32  # the NumPy-form tests share the decode of the images at this size
+
+
+def matching_images(
+    images: np.ndarray, others: np.ndarray, tolerance: float
+) -> np.ndarray:
+    """For each image, the index of the one in ``others`` it matches.
+
+    Fails unless every image is within ``tolerance`` (largest pixel
+    difference) of exactly one image of ``others``, and the matches pair the
+    two sets one to one: the same images, in any order.
+    """
+    assert images.shape == others.shape
+    matches = []
+    for index, image in enumerate(images):
+        differences = np.abs(others - image).max(axis=(1, 2, 3))
+        close = np.flatnonzero(differences <= tolerance)
+        assert len(close) == 1, (index, np.sort(differences)[:2])
+        matches.append(close[0])
+    assert sorted(matches) == list(range(len(others)))
+    return np.array(matches)
+
+
+def test_numpy_form_serves_the_tf_forms_images_and_labels(local_data):
+    kwargs = dict(image_size=SIZE, batch_size=32, train_subset=96, test_subset=64)
+    tf_train, tf_test = data.load_horses_or_humans(**kwargs, format="tf")
+    np_train, np_test = data.load_horses_or_humans(**kwargs, format="numpy")
+    assert isinstance(tf_train, tf.data.Dataset)
+    for tf_ds, np_ds in ((tf_train, np_train), (tf_test, np_test)):
+        assert isinstance(np_ds, keras.utils.PyDataset)
+        assert len(np_ds) == int(tf_ds.cardinality())
+        images, labels = one_pass(np_ds)
+        assert images.dtype == np.float32 and labels.dtype == np.int32
+        tf_images, tf_labels = one_pass(tf_ds)
+        # Same subset, same pixels and labels, whatever the shuffles.
+        matches = matching_images(images, tf_images, PIXEL_TOLERANCE)
+        np.testing.assert_array_equal(labels, tf_labels[matches])
+        assert set(labels) == {0, 1}
+
+
+def test_numpy_and_tf_forms_agree_exactly_at_the_native_size(fake_data):
+    (x_train, y_train), (x_test, y_test) = data.load_horses_or_humans_arrays()
+    tf_train, tf_test = data.load_horses_or_humans(shuffle_seed=None, format="tf")
+    for x, y, tf_ds in ((x_train, y_train, tf_train), (x_test, y_test, tf_test)):
+        assert x.shape == (4, 300, 300, 3) and x.dtype == np.uint8
+        # Both in file order: decoded pixels, no resizing, no difference.
+        np.testing.assert_array_equal(x, all_images(tf_ds))
+        np.testing.assert_array_equal(y, all_labels(tf_ds))
+
+
+def test_arrays_have_the_real_sizes_and_label_order(local_data):
+    (x_train, y_train), (x_test, y_test) = data.load_horses_or_humans_arrays(SIZE)
+    assert x_train.shape == (1027, SIZE, SIZE, 3)
+    assert x_test.shape == (256, SIZE, SIZE, 3)
+    for images, labels, counts in (
+        (x_train, y_train, [500, 527]),
+        (x_test, y_test, [128, 128]),
+    ):
+        assert images.dtype == np.float32 and labels.dtype == np.int32
+        assert 0.0 <= images.min() and images.max() <= 255.0
+        assert images.max() > 1.0  # not rescaled
+        # File order: all horses (0), then all humans (1).
+        np.testing.assert_array_equal(labels, np.repeat([0, 1], counts))
+        assert not images.flags.writeable  # shared with the cache
+
+
+def test_arrays_are_decoded_once_per_process(fake_data, monkeypatch):
+    first = data.load_horses_or_humans_arrays(image_size=8)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded an image a second time")
+
+    monkeypatch.setattr(data.Image, "open", no_decoding)
+    again = data.load_horses_or_humans_arrays(image_size=8)
+    train, _ = data.load_horses_or_humans(image_size=8, format="numpy")
+    for (x, y), (x_again, y_again) in zip(first, again):
+        np.testing.assert_array_equal(x, x_again)
+        np.testing.assert_array_equal(y, y_again)
+    assert sorted(all_labels(train)) == [0, 0, 1, 1]
+
+
+def numpy_epochs(shuffle_seed: int | None, epochs: int = 2) -> list[np.ndarray]:
+    """Training labels and pixel sums, in serving order, epoch after epoch."""
+    train, _ = data.load_horses_or_humans(
+        image_size=SIZE,
+        batch_size=16,
+        shuffle_seed=shuffle_seed,
+        train_subset=64,
+        test_subset=16,
+        format="numpy",
+    )
+    served = []
+    for _ in range(epochs):
+        images, labels = one_pass(train)
+        served.append(np.stack([labels, images.sum(axis=(1, 2, 3))]))
+        train.on_epoch_end()
+    return served
+
+
+def test_numpy_shuffle_depends_only_on_seed_and_epoch(local_data):
+    keras.utils.set_random_seed(0)
+    first = numpy_epochs(0)
+    keras.utils.set_random_seed(1)  # global seeds do not matter
+    second = numpy_epochs(0)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert not np.array_equal(first[0], first[1])  # reshuffled each epoch
+    assert not np.array_equal(first[0], numpy_epochs(1)[0])  # the seed matters
+    # The same images each epoch, in another order.
+    np.testing.assert_array_equal(np.sort(first[0][1]), np.sort(first[1][1]))
+    unshuffled = numpy_epochs(None)
+    np.testing.assert_array_equal(unshuffled[0], unshuffled[1])
+    np.testing.assert_array_equal(np.sort(unshuffled[0][0]), unshuffled[0][0])
+
+
+def test_numpy_test_set_is_never_shuffled(local_data):
+    _, test = data.load_horses_or_humans(
+        image_size=SIZE, batch_size=16, shuffle_seed=0, test_subset=32, format="numpy"
+    )
+    _, (x_test, y_test) = data.load_horses_or_humans_arrays(SIZE, test_subset=32)
+    for _ in range(2):
+        np.testing.assert_array_equal(all_images(test), x_test)
+        np.testing.assert_array_equal(all_labels(test), y_test)
+        test.on_epoch_end()
+
+
+def test_array_batches_serve_every_row_once_per_epoch():
+    images = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1)
+    batches = data.ArrayBatches(images, np.arange(10), batch_size=4, shuffle_seed=7)
+    assert len(batches) == 3
+    for epoch in range(2):
+        assert batches.epoch == epoch
+        sizes = [len(labels) for _, labels in batches]
+        assert sizes == [4, 4, 2]
+        served = all_labels(batches)
+        np.testing.assert_array_equal(served, batches.order)
+        np.testing.assert_array_equal(all_images(batches).ravel(), served)
+        assert sorted(served) == list(range(10))
+        batches.on_epoch_end()
+    with pytest.raises(IndexError):
+        batches[3]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"labels": np.zeros(3)}, "same"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"shuffle_seed": -1}, "shuffle_seed"),
+    ],
+)
+def test_bad_array_batches_are_errors(kwargs, match):
+    arguments = {"images": np.zeros((4, 1, 1, 3)), "labels": np.zeros(4)}
+    with pytest.raises(ValueError, match=match):
+        data.ArrayBatches(**{**arguments, "batch_size": 2, **kwargs})
+
+
+def test_numpy_form_without_a_local_copy_says_what_to_do(monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    for load in (
+        lambda: data.load_horses_or_humans(format="numpy"),
+        data.load_horses_or_humans_arrays,
+    ):
+        with pytest.raises(FileNotFoundError) as error:
+            load()
+        message = str(error.value)
+        assert data.DATA_ENV in message and "tensorflow-datasets" in message
+
+
+# The NumPy form on a backend without TensorFlow: a fresh interpreter in which
+# importing TensorFlow (or TFDS) fails, loading with the default format.
+WITHOUT_TENSORFLOW = """
+import json
+import sys
+
+sys.modules["tensorflow"] = None
+sys.modules["tensorflow_datasets"] = None
+
+import keras
+from gc_tutorial import data
+
+train, test = data.load_horses_or_humans(
+    image_size=16, batch_size=8, shuffle_seed=3, train_subset=24, test_subset=8
+)
+served = [(images, labels) for images, labels in train]
+model = keras.Sequential(
+    [
+        keras.Input((16, 16, 3)),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ]
+)
+model.compile(loss="binary_crossentropy", optimizer="sgd")
+model.fit(train, epochs=2, shuffle=False, verbose=0)
+print(json.dumps({
+    "backend": keras.backend.backend(),
+    "kind": type(train).__name__,
+    "shape": list(served[0][0].shape),
+    "dtypes": [str(served[0][0].dtype), str(served[0][1].dtype)],
+    "labels": [int(label) for _, labels in served for label in labels],
+    "sums": [float(image.sum()) for images, _ in served for image in images],
+    "test_labels": [int(label) for _, labels in test for label in labels],
+    "epochs_after_fit": train.epoch,
+}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_numpy_form_runs_without_tensorflow(local_data, backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TENSORFLOW],
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["backend"] == backend
+    assert result["kind"] == "ArrayBatches"
+    assert result["shape"] == [8, 16, 16, 3]
+    assert result["dtypes"] == ["float32", "int32"]
+    assert result["epochs_after_fit"] >= 2  # fit reshuffles each epoch
+    # The same images in the same order as in this (TensorFlow) process.
+    train, test = data.load_horses_or_humans(
+        image_size=16,
+        batch_size=8,
+        shuffle_seed=3,
+        train_subset=24,
+        test_subset=8,
+        format="numpy",
+    )
+    assert result["labels"] == all_labels(train).tolist()
+    assert result["sums"] == [float(image.sum()) for image in all_images(train)]
+    assert result["test_labels"] == all_labels(test).tolist()
+    assert set(result["labels"]) == {0, 1}
 
 
 # --- Horses or Humans, TFDS ------------------------------------------------
@@ -271,3 +692,9 @@ def test_tfds_images_are_float_pixels_at_the_asked_size(monkeypatch, image_size)
                 image_size,
                 3,
             ]
+
+
+@pytest.mark.parametrize("bad", [True, 2.5, "64"])
+def test_a_subset_must_be_a_whole_number(bad):
+    with pytest.raises(TypeError, match="train_subset must be a whole number"):
+        data.load_horses_or_humans(image_size=32, train_subset=bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import keras
@@ -22,31 +23,8 @@ from gc_tutorial import (
 )
 from gc_tutorial.legacy import KerasIOGCRMSprop
 
-from backend_worker import max_difference
 from conftest import cnn_data, small_cnn
-
-LOSS = "sparse_categorical_crossentropy"
-
-# GCModel's train_step uses tf.GradientTape; test_backends.py checks that it
-# raises RuntimeError on the other backends.
-tensorflow_only = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="GCModel needs the TensorFlow backend"
-)
-
-
-def fresh_copy(model: keras.Model, model_class: type = keras.Model) -> keras.Model:
-    """A :func:`small_cnn` of ``model_class`` with ``model``'s weights."""
-    clone = small_cnn(model_class)
-    clone.set_weights(model.get_weights())
-    return clone
-
-
-def train(model: keras.Model, optimizer: keras.optimizers.Optimizer, steps: int) -> list[np.ndarray]:
-    """Compile and fit ``steps`` full-batch steps on fixed data; return weights."""
-    x, y = cnn_data()
-    model.compile(optimizer=optimizer, loss=LOSS)
-    model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0)
-    return model.get_weights()
+from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train
 
 
 def hand_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, transform: Callable) -> list[np.ndarray]:
@@ -95,15 +73,6 @@ def without_names(config: dict) -> dict:
         for key, value in config.items()
         if key != "name"
     }
-
-
-def kernel_unit_means(model: keras.Model) -> list[np.ndarray]:
-    """Per-output-unit mean of every weight with 2 or more axes."""
-    return [
-        w.reshape(-1, w.shape[-1]).mean(axis=0)
-        for w in model.get_weights()
-        if w.ndim >= 2
-    ]
 
 
 # 2. The keras.io regression -------------------------------------------------
@@ -162,12 +131,10 @@ def test_subclass_wrapper_and_gcmodel_train_to_the_same_weights():
     plain = train(fresh_copy(base), keras.optimizers.Adam(1e-2), steps=5)
     assert max_difference(subclass, wrapper) < 1e-6
     assert max_difference(subclass, plain) > 1e-4
-    if keras.backend.backend() == "tensorflow":
-        model_route = train(fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2), steps=5)
-        assert max_difference(subclass, model_route) < 1e-6
+    model_route = train(fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2), steps=5)
+    assert max_difference(subclass, model_route) < 1e-6
 
 
-@tensorflow_only
 def test_gcmodel_reports_the_same_loss_and_metrics_as_fit():
     base = small_cnn()
     x, y = cnn_data()
@@ -188,6 +155,10 @@ SAVED_OPTIMIZERS = {
     "GCRMSprop": lambda: GCRMSprop(1e-2),
     "GCC-Adam": lambda: centralized(keras.optimizers.Adam, conv_only=True)(1e-2),
     "wrapper": lambda: GradientCentralization(keras.optimizers.Adam(1e-2), conv_only=True),
+    "GCAdam on the update": lambda: GCAdam(1e-2, where="update"),
+    "wrapper on the update": lambda: GradientCentralization(
+        keras.optimizers.AdamW(1e-2, weight_decay=0.1), where="update"
+    ),
 }
 
 
@@ -212,7 +183,6 @@ def test_saved_model_resumes_training_exactly(tmp_path, make_optimizer):
     assert max_difference(restored.get_weights(), expected) < 1e-6
 
 
-@tensorflow_only
 def test_saved_gcmodel_loads_back_as_gcmodel(tmp_path):
     model = fresh_copy(small_cnn(), GCModel)
     train(model, keras.optimizers.Adam(1e-2), steps=2)
@@ -361,3 +331,154 @@ def test_public_api_is_exported():
         "centralize_gradient", "centralize_gradients", "centralized", "GCSGD", "GCAdam",
         "GCAdamW", "GCRMSprop", "GradientCentralization", "GCModel",
     }
+
+
+# Which weights are kernels ------------------------------------------------------------
+
+# Layers whose non-kernel weights have 2 or more axes, with an input for each.
+NOT_KERNELS = {
+    "GRU": (lambda: keras.layers.GRU(4), (5, 3)),  # bias (2, 12)
+    "MultiHeadAttention": (None, (5, 6)),  # EinsumDense biases (heads, key_dim)
+    "LayerNormalization over 2 axes": (lambda: keras.layers.LayerNormalization(axis=(1, 2)), (5, 6)),
+    "PReLU": (lambda: keras.layers.PReLU(), (5, 6)),  # alpha (5, 6)
+}
+
+
+def one_step_per_variable(make_layer, input_shape, optimizer):
+    """Build ``input -> layer -> Dense(1)``, take one GC step; return {path: (before, after)}."""
+    inputs = keras.Input(input_shape)
+    if make_layer is None:
+        x = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(inputs, inputs)
+    else:
+        x = make_layer()(inputs)
+    outputs = keras.layers.Dense(1)(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(0).normal(size=(16, *input_shape)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 1)).astype("float32")
+    before = [np.asarray(v) for v in model.trainable_variables]
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    return [(v.path, start, np.asarray(v)) for v, start in zip(model.trainable_variables, before)]
+
+
+@pytest.mark.parametrize("make_layer, input_shape", NOT_KERNELS.values(), ids=NOT_KERNELS.keys())
+@pytest.mark.parametrize("where", ["gradient", "update"])
+def test_only_kernels_are_centralized_whatever_their_rank(make_layer, input_shape, where):
+    keras.utils.set_random_seed(0)
+    gc = one_step_per_variable(make_layer, input_shape, GCSGD(0.1, where=where))
+    keras.utils.set_random_seed(0)
+    plain = one_step_per_variable(make_layer, input_shape, keras.optimizers.SGD(0.1))
+    for (path, start, end), (_, _, plain_end) in zip(gc, plain):
+        if path.endswith("kernel") and end.ndim >= 2:
+            means = lambda w: w.reshape(-1, w.shape[-1]).mean(axis=0)  # noqa: E731
+            np.testing.assert_allclose(means(end), means(start), atol=1e-6, err_msg=path)
+        else:  # a bias, gamma, beta or alpha moves exactly as under plain SGD
+            np.testing.assert_allclose(end, plain_end, atol=1e-6, err_msg=path)
+
+
+def test_gru_gate_biases_keep_learning():
+    keras.utils.set_random_seed(0)
+    steps = one_step_per_variable(lambda: keras.layers.GRU(4), (5, 3), GCSGD(0.1))
+    ((start, end),) = [(a, b) for path, a, b in steps if path.endswith("bias") and a.ndim == 2]
+    assert np.abs(end - start).max() > 1e-4
+
+
+def test_embedding_rows_that_no_input_uses_stay_put_on_every_backend():
+    model = keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(20, 4),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    start = model.get_weights()[0]
+    x = np.random.default_rng(0).integers(0, 10, size=(32, 3))  # rows 10..19 unseen
+    model.compile(optimizer=GCSGD(0.1, momentum=0.9, where="update"), loss="mse")
+    model.fit(x, np.ones((32, 1), "float32"), batch_size=8, epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.get_weights()[0][10:], start[10:])
+
+
+# The wrapper forwards what the trainer reads --------------------------------------------
+
+
+def test_wrapper_keeps_the_inner_optimizers_loss_scale_factor():
+    base = small_cnn()
+    plain = train(fresh_copy(base), GCSGD(0.1, loss_scale_factor=128.0), steps=3)
+    wrapped = train(
+        fresh_copy(base), GradientCentralization(keras.optimizers.SGD(0.1, loss_scale_factor=128.0)), steps=3
+    )
+    unscaled = train(fresh_copy(base), GCSGD(0.1), steps=3)
+    assert max_difference(wrapped, plain) < 1e-6
+    assert max_difference(wrapped, unscaled) < 1e-5  # not 128 times too small
+
+
+def test_wrapper_applies_the_inner_optimizers_global_clipnorm_after_gc():
+    base = small_cnn()
+    subclass = train(fresh_copy(base), GCAdam(1e-2, global_clipnorm=0.05), steps=3)
+    wrapper = train(fresh_copy(base), GradientCentralization(keras.optimizers.Adam(1e-2, global_clipnorm=0.05)), steps=3)
+    assert max_difference(subclass, wrapper) < 1e-6
+
+
+def test_weight_decay_exclusions_set_on_the_wrapper_reach_the_inner_optimizer():
+    model = small_cnn()
+    wrapper = GradientCentralization(keras.optimizers.AdamW(1e-2, weight_decay=0.5))
+    wrapper.exclude_from_weight_decay(var_names=["bias"])
+    model.compile(optimizer=wrapper, loss=LOSS)
+    x, y = cnn_data()
+    bias = model.trainable_variables[1]
+    bias.assign(np.ones(bias.shape, "float32"))
+    # With zero gradients only weight decay could move the bias.
+    wrapper.apply([keras.ops.zeros(v.shape) for v in model.trainable_variables], model.trainable_variables)
+    np.testing.assert_array_equal(np.asarray(bias), 1.0)
+
+
+def test_wrapper_apply_gradients_returns_the_step_count():
+    model = small_cnn()
+    wrapper = GradientCentralization(keras.optimizers.SGD(0.1))
+    zeros = [keras.ops.zeros(v.shape) for v in model.trainable_variables]
+    assert int(wrapper.apply_gradients(zip(zeros, model.trainable_variables))) == 1
+
+
+def test_gcmodel_transform_gradients_is_the_hook_subclasses_override():
+    class NoGCModel(GCModel):
+        def transform_gradients(self, grads, variables):
+            return list(grads)
+
+    base = small_cnn()
+    plain = train(fresh_copy(base), keras.optimizers.Adam(1e-2), steps=3)
+    hooked = train(fresh_copy(base, NoGCModel), keras.optimizers.Adam(1e-2), steps=3)
+    assert max_difference(plain, hooked) < 1e-6
+
+
+# Registry --------------------------------------------------------------------------------
+
+
+def test_a_users_class_named_adam_does_not_replace_the_packages_gcadam():
+    class Adam(keras.optimizers.Adam):
+        pass
+
+    users = centralized(Adam)
+    assert users is not GCAdam and users.__name__ == "GCAdam"
+    assert keras.saving.get_registered_object("gc_tutorial>GCAdam") is GCAdam
+    assert keras.saving.get_registered_name(users) != "gc_tutorial>GCAdam"
+
+
+# Misuse is an error ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: GCAdam(conv_only="no"), lambda: centralized("adam", conv_only=1),
+     lambda: GradientCentralization(keras.optimizers.Adam(), conv_only="yes"),
+     lambda: small_cnn(functools.partial(GCModel, conv_only="no"))],
+    ids=["subclass", "centralized", "wrapper", "GCModel"],
+)
+def test_conv_only_must_be_a_bool(build):
+    with pytest.raises(TypeError, match="conv_only must be True or False"):
+        build()
+
+
+def test_gc_inside_gc_or_inside_loss_scaling_is_refused():
+    with pytest.raises(ValueError, match="already applies Gradient Centralization"):
+        centralized(GradientCentralization)
+    with pytest.raises(ValueError, match="already applies Gradient Centralization"):
+        GradientCentralization(keras.optimizers.LossScaleOptimizer(GCAdam()))
+    with pytest.raises(ValueError, match=r"LossScaleOptimizer\(GradientCentralization"):
+        GradientCentralization(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD()))
+    with pytest.raises(ValueError, match="wraps another optimizer"):
+        centralized(keras.optimizers.LossScaleOptimizer)
