@@ -72,7 +72,6 @@ import platform
 import shlex
 import sys
 import time
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,7 +83,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import gc_tutorial.models as gc_models  # noqa: E402
 from gc_tutorial import (  # noqa: E402
     GCModel,
     GradientCentralization,
@@ -105,27 +103,15 @@ FLOOR_RATIO_TARGET = 3.0
 # ---------------------------------------------------------------------------
 
 
-def _identity_gradients(grads: Sequence[Any], conv_only: bool = False) -> list[Any]:
-    """Stand-in for ``centralize_gradients`` that leaves the gradients alone."""
-    del conv_only
-    return list(grads)
-
-
 class GCModelWithoutGC(GCModel):
-    """``GCModel`` whose ``train_step`` skips GC: the baseline of the GCModel route.
+    """``GCModel`` whose gradient hook is the identity: the GCModel route's baseline.
 
-    Its ``train_step`` is ``GCModel.train_step``'s own code object, run with
-    ``centralize_gradients`` bound to the identity, so the two arms execute
-    the same step line for line except for the GC call.
+    Both arms run ``GCModel.train_step`` line for line; only
+    ``transform_gradients`` differs.
     """
 
-    train_step = types.FunctionType(
-        GCModel.train_step.__code__,
-        {**vars(gc_models), "centralize_gradients": _identity_gradients},
-        "train_step",
-        GCModel.train_step.__defaults__,
-        GCModel.train_step.__closure__,
-    )
+    def transform_gradients(self, grads: list[Any], variables: list[Any]) -> list[Any]:
+        return list(grads)
 
 
 # name: (what it is, applies GC)

@@ -1,4 +1,4 @@
-"""Figures of the book: learning curves, learning-rate sweeps, epochs to a target.
+"""Figures of the book: learning curves, sweeps, epochs to a target, paired differences.
 
 The functions take the tidy frames of :mod:`gc_tutorial.experiments` and
 show the spread over seeds next to the mean, so that a gap between two arms
@@ -10,6 +10,7 @@ figure stays open in ``pyplot``'s registry.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import matplotlib.axes
@@ -20,9 +21,15 @@ import numpy as np
 import pandas as pd
 from matplotlib import rcParams
 
-from gc_tutorial.experiments import SEVERAL_RUNS_ERROR, metric_rows
+from gc_tutorial.experiments.frames import SEVERAL_RUNS_ERROR, metric_rows
+from gc_tutorial.experiments.stats import Better, difference_statistics
 
-__all__ = ["plot_curves", "plot_lr_sweep", "plot_epochs_to_reach"]
+__all__ = [
+    "plot_curves",
+    "plot_lr_sweep",
+    "plot_epochs_to_reach",
+    "plot_paired_differences",
+]
 
 _SPLIT_STYLES = ("-", "--", ":", "-.")
 
@@ -238,3 +245,115 @@ def plot_epochs_to_reach(
     )
     ax.legend()
     return ax.figure
+
+
+def _panel_title(key: dict) -> str:
+    epoch, window = int(key["epoch"]), int(key["window"])
+    when = (
+        f"epoch {epoch}"
+        if window == 1
+        else f"mean of epochs {epoch - window + 1}-{epoch}"
+    )
+    title = f"{key['split']} {key['metric']}, {when}"
+    return f"{key['study']}: {title}" if "study" in key else title
+
+
+def _draw_pair(
+    ax: matplotlib.axes.Axes, column: int, row: tuple, values: np.ndarray
+) -> str:
+    """Draw one GC arm's column of a paired-differences panel; return its label."""
+    finite = values[np.isfinite(values)]
+    spread = np.linspace(-0.3, -0.05, len(finite)) if len(finite) > 1 else -0.2
+    spread = np.broadcast_to(spread, finite.shape)
+    color = rcParams["axes.prop_cycle"].by_key()["color"][0]
+    ax.plot(column + spread, finite, "o", color=color, alpha=0.6)
+    if np.isfinite([row.ci95_low, row.ci95_high]).all():
+        ax.errorbar(
+            column + 0.15,
+            row.mean_difference,
+            yerr=[
+                [row.mean_difference - row.ci95_low],
+                [row.ci95_high - row.mean_difference],
+            ],
+            fmt="s",
+            color="black",
+            capsize=4,
+        )
+    note = f"{row.verdict}\n{row.better_in}/{row.n} better"
+    if row.verdict == "no detectable difference":
+        note = note.replace("detectable ", "detectable\n") + f"\nMDE {row.mde80:.2g}"
+    top = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    ax.text(column, 1.0, note, transform=top, ha="center", va="top", fontsize="small")
+    diverged = len(values) - len(finite)
+    label = f"{row.treatment}\nvs {row.baseline}"
+    return label + (f"\n({diverged} non-finite)" if diverged else "")
+
+
+def plot_paired_differences(
+    differences: pd.DataFrame, *, better: Better | None = None
+) -> matplotlib.figure.Figure:
+    """Plot each seed's difference GC − baseline, with the mean and its interval.
+
+    One panel per study, metric, split, epoch and window; in each, one
+    column per GC arm (labelled with its baseline): the per-seed differences
+    as dots, spread sideways so that equal values stay visible, and to their
+    right the mean difference with its 95% Student-t interval as
+    :func:`gc_tutorial.experiments.stats.difference_statistics` computes
+    them, under a line at 0. Above each column stand the verdict, the sign
+    count and, beside "no detectable difference", the minimum detectable
+    difference. A non-finite difference (a diverged run) has no dot; the
+    column's label counts it.
+
+    Args:
+        differences: A frame as
+            :func:`gc_tutorial.experiments.stats.paired_differences` returns,
+            or several stacked; a ``study`` column, if present, separates
+            studies.
+        better: As for
+            :func:`~gc_tutorial.experiments.stats.difference_statistics`.
+
+    Returns:
+        The figure, with up to three panels a row.
+
+    Raises:
+        ValueError: ``differences`` is empty, or a metric's direction is
+            unknown and ``better`` is None.
+    """
+    if differences.empty:
+        raise ValueError("Nothing to plot: the frame of differences is empty.")
+    statistics = difference_statistics(differences, better=better)
+    keys = [c for c in statistics.columns if c in differences.columns]
+    panel_keys = [c for c in keys if c not in ("treatment", "baseline")]
+    panels = list(statistics.groupby(panel_keys, sort=False))
+    ncols = min(len(panels), 3)
+    nrows = math.ceil(len(panels) / ncols)
+    width = 1.0 + 1.9 * max(len(rows) for _, rows in panels)
+    figure = matplotlib.figure.Figure(
+        figsize=(width * ncols, 4.2 * nrows), layout="constrained"
+    )
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    per_pair = dict(list(differences.groupby(keys, sort=False, dropna=False)))
+    for ax, (panel, rows) in zip(axes, panels):
+        labels = [
+            _draw_pair(
+                ax,
+                column,
+                row,
+                per_pair[tuple(getattr(row, key) for key in keys)][
+                    "difference"
+                ].to_numpy(dtype=float),
+            )
+            for column, row in enumerate(rows.itertuples(index=False))
+        ]
+        ax.axhline(0.0, color="gray", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(labels)), labels, fontsize="small")
+        ax.set_xlim(-0.6, len(labels) - 0.4)
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.4 * (high - low))  # room for the notes
+        key = dict(zip(panel_keys, panel))
+        ax.set_title(_panel_title(key), fontsize="medium")
+        ax.set_ylabel(f"GC − baseline ({rows['better'].iat[0]} is better)")
+    figure.suptitle("per-seed paired differences, mean and 95% interval")
+    return figure

@@ -231,3 +231,46 @@ def test_reach_and_keep_is_labelled_as_such():
     sustained = epochs_to_reach(curves(), "loss", (0.81, 0.61), mode="min", sustained=True)
     (ax,) = plot_epochs_to_reach(sustained).axes
     assert ax.get_ylabel() == "epochs to reach and keep it"
+
+
+def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_interval():
+    from gc_tutorial.experiments import difference_statistics, paired_differences
+    from gc_tutorial.plotting import plot_paired_differences
+
+    rows = []
+    for seed in range(5):
+        for arm, shift in (("Adam", 0.0), ("Adam + GC", -0.1), ("Adam + GC on the update", 0.0)):
+            noise = 0.01 * (seed % 2) if shift else 0.0
+            rows.append((seed, arm, 2, "test", "loss", 1.0 + 0.1 * seed + shift + noise))
+            rows.append((seed, arm, 2, "test", "accuracy", 0.7 + 0.01 * seed - shift / 10))
+    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    pairs = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
+    differences = pd.concat(
+        [paired_differences(results, pairs, metric, "test").assign(study=study)
+         for study in ("nyc_taxi", "horses_or_humans") for metric in ("loss", "accuracy")]
+    )
+    figure = plot_paired_differences(differences)
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) == 4
+    assert panels[0].get_title() == "nyc_taxi: test loss, epoch 2"
+    assert panels[0].get_ylabel() == "GC − baseline (lower is better)"
+    assert panels[1].get_ylabel() == "GC − baseline (higher is better)"
+    ax = panels[0]
+    labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    assert labels == ["Adam + GC\nvs Adam", "Adam + GC on the update\nvs Adam"]
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert [len(line.get_ydata()) for line in dots] == [5, 5]
+    gc = differences[(differences["study"] == "nyc_taxi") & (differences["metric"] == "loss")
+                     & (differences["treatment"] == "Adam + GC")]
+    np.testing.assert_allclose(sorted(dots[0].get_ydata()), sorted(gc["difference"]))
+    (row,) = difference_statistics(gc).itertuples()
+    means = [line for line in ax.get_lines() if line.get_marker() == "s"]
+    assert means[0].get_ydata()[0] == pytest.approx(row.mean_difference)
+    caps = np.concatenate([line.get_ydata() for line in ax.get_lines()
+                           if line.get_marker() == "_" and line.get_xdata()[0] < 0.5])
+    assert min(caps) == pytest.approx(row.ci95_low) and max(caps) == pytest.approx(row.ci95_high)
+    assert any(line.get_ydata()[0] == 0 and line.get_linestyle() == "--" for line in ax.get_lines())
+    assert any(text.get_text() == "better\n5/5 better" for text in ax.texts)
+    assert any(text.get_text().startswith("no detectable\ndifference\n0/5 better\nMDE") for text in ax.texts)
+    with pytest.raises(ValueError, match="empty"):
+        plot_paired_differences(differences.iloc[:0])

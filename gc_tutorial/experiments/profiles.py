@@ -1,0 +1,99 @@
+"""How much the book's chapters run: the ``full`` and ``smoke`` profiles.
+
+The environment variable ``GC_TUTORIAL_PROFILE`` chooses one (see
+:func:`current_profile`). The studies run from the command line have their
+own seeds and epochs per profile
+(:class:`gc_tutorial.experiments.studies.Scale`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+__all__ = ["PROFILE_ENV", "Profile", "PROFILES", "current_profile"]
+
+PROFILE_ENV = "GC_TUTORIAL_PROFILE"
+"""The environment variable that names the profile."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How much the book's experiments run.
+
+    Two profiles exist (see :data:`PROFILES`): ``"full"`` holds the settings
+    whose outputs the book shows; ``"smoke"`` runs the same code path with
+    few seeds, few epochs and little data, so that CI can execute every
+    chapter in minutes. Numbers from a smoke run say nothing about GC.
+
+    Attributes:
+        name: ``"full"`` or ``"smoke"``.
+        taxi_seeds: Seeds of the taxi-fare comparison.
+        taxi_epochs: Epochs per taxi-fare run.
+        lr_grid: Learning rates of the taxi-fare learning-rate sweep.
+        sweep_seeds: Seeds of the learning-rate sweep.
+        sweep_epochs: Epochs per learning-rate sweep run.
+        hoh_seeds: Seeds of the horses-or-humans comparison.
+        hoh_epochs: Epochs per horses-or-humans run.
+        hoh_image_size: Side of the square images fed to the CNN.
+        hoh_train_subset: Number of training images to use; ``None`` for all.
+        hoh_test_subset: Number of test images to use; ``None`` for all.
+    """
+
+    name: str
+    taxi_seeds: tuple[int, ...]
+    taxi_epochs: int
+    lr_grid: tuple[float, ...]
+    sweep_seeds: tuple[int, ...]
+    sweep_epochs: int
+    hoh_seeds: tuple[int, ...]
+    hoh_epochs: int
+    hoh_image_size: int
+    hoh_train_subset: int | None
+    hoh_test_subset: int | None
+
+
+PROFILES: Mapping[str, Profile] = {
+    "full": Profile(
+        name="full",
+        taxi_seeds=(0, 1, 2, 3, 4),
+        taxi_epochs=10,
+        lr_grid=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
+        sweep_seeds=(0, 1, 2),
+        sweep_epochs=10,
+        hoh_seeds=(0, 1, 2),
+        hoh_epochs=10,
+        hoh_image_size=300,
+        hoh_train_subset=None,
+        hoh_test_subset=None,
+    ),
+    "smoke": Profile(
+        name="smoke",
+        taxi_seeds=(0, 1),
+        taxi_epochs=2,
+        lr_grid=(1e-3, 3e-2),
+        sweep_seeds=(0,),
+        sweep_epochs=2,
+        hoh_seeds=(0,),
+        hoh_epochs=1,
+        hoh_image_size=100,
+        hoh_train_subset=128,
+        hoh_test_subset=64,
+    ),
+}
+
+
+def current_profile() -> Profile:
+    """Return the profile named by ``GC_TUTORIAL_PROFILE`` (default ``"full"``).
+
+    Raises:
+        ValueError: the variable holds anything but ``"full"`` or ``"smoke"``.
+    """
+    name = os.environ.get(PROFILE_ENV, "full")
+    if name not in PROFILES:
+        raise ValueError(
+            f"{PROFILE_ENV}={name!r} is not a profile; use one of "
+            f"{', '.join(repr(key) for key in PROFILES)}."
+        )
+    return PROFILES[name]

@@ -1,0 +1,122 @@
+"""Where and with what a run was made: backend, device, versions, commit.
+
+:func:`environment` describes the process it is called in (a worker records
+its own); :func:`weights_fingerprint` names a set of initial weights, so
+that the record of each run shows which runs started alike;
+:func:`optimizer_description` records an arm's optimizer settings.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import json
+import pathlib
+import platform
+import subprocess
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = ["environment", "optimizer_description", "weights_fingerprint"]
+
+_BACKEND_PACKAGES = {
+    "tensorflow": ("tensorflow",),
+    "jax": ("jax", "jaxlib"),
+    "torch": ("torch",),
+    "numpy": (),
+}
+
+
+def _device_name(backend: str) -> str:
+    """The accelerator the backend computes on, or ``"CPU"``."""
+    if backend == "jax":
+        import jax
+
+        return str(jax.devices()[0].device_kind)
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return str(details.get("device_name", gpus[0].name))
+    return "CPU"
+
+
+def _git_commit() -> tuple[str | None, bool | None]:
+    """The package's checkout's commit and whether it has uncommitted changes."""
+    folder = pathlib.Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=folder, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None, None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return commit.strip(), None if status is None else bool(status.strip())
+
+
+@functools.cache
+def environment() -> dict[str, Any]:
+    """Describe this process's backend, device, library versions and commit.
+
+    Returns:
+        A JSON-serializable dict: ``backend`` (Keras's), ``device`` (jax:
+        ``jax.devices()[0].device_kind``; torch: the CUDA device's name;
+        tensorflow: the first GPU's name; otherwise ``"CPU"``),
+        ``processor`` (``platform.processor()``, or the machine type when
+        that is empty), ``python``, ``versions`` (keras, numpy and the
+        backend's packages), ``git_commit`` and ``git_dirty`` (``None``
+        outside a git checkout).
+    """
+    backend = keras.backend.backend()
+    packages = ("keras", "numpy", *_BACKEND_PACKAGES.get(backend, (backend,)))
+    commit, dirty = _git_commit()
+    return {
+        "backend": backend,
+        "device": _device_name(backend),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "versions": {name: importlib.metadata.version(name) for name in packages},
+        "git_commit": commit,
+        "git_dirty": dirty,
+    }
+
+
+def weights_fingerprint(weights: Sequence[np.ndarray]) -> str:
+    """SHA-256 of a model's weights: shapes, dtypes and values, in order."""
+    digest = hashlib.sha256()
+    for array in weights:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def optimizer_description(optimizer: keras.optimizers.Optimizer) -> dict[str, Any]:
+    """An optimizer's class and settings, as JSON data, to compare runs by.
+
+    Returns:
+        ``{"class": "module.Class", **config}``: the optimizer's
+        ``get_config()`` without its ``name`` (which Keras numbers per
+        instance), every value JSON-serializable.
+    """
+    config = {k: v for k, v in optimizer.get_config().items() if k != "name"}
+    cls = type(optimizer)
+    described = {"class": f"{cls.__module__}.{cls.__qualname__}", **config}
+    return json.loads(json.dumps(described, default=str))

@@ -1,0 +1,328 @@
+"""The book's two studies, as data: what to train, on what, with which arms.
+
+A :class:`Study` names its model, its data, its compile settings, how much
+each profile runs (:class:`Scale`), its arms (optimizer factories) and which
+arm each GC arm is compared with. :func:`gc_tutorial.experiments.run_study`
+and the command line (``python -m gc_tutorial.experiments``) run them by
+name (:data:`STUDIES`) or as ``module:ATTRIBUTE``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import keras
+
+from gc_tutorial.data import load_horses_or_humans
+from gc_tutorial.experiments.taxi import ArrayBatches, taxi_fare_arrays
+from gc_tutorial.models import horses_or_humans_cnn, taxi_fare_mlp
+from gc_tutorial.optimizers import GCAdam, GCRMSprop, GCSGD
+
+__all__ = [
+    "Scale",
+    "Study",
+    "HORSES_OR_HUMANS_SGD_LEARNING_RATE",
+    "TAXI_SGD_LEARNING_RATE",
+    "horses_or_humans_data",
+    "taxi_fare_data",
+    "taxi_fare_arrays",
+    "HORSES_OR_HUMANS",
+    "NYC_TAXI",
+    "STUDIES",
+    "resolve_study",
+]
+
+OptimizerFactory = Callable[[], keras.optimizers.Optimizer]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """How much of a study one profile runs.
+
+    Attributes:
+        seeds: Seeds to run, each with every arm.
+        epochs: Training epochs per run.
+        batch_size: Examples per training batch.
+        train_subset: Training examples to use; ``None`` for all.
+        test_subset: Test (and validation) examples to use; ``None`` for all.
+        image_size: Side of the square input images; ``None`` for data that
+            are not images.
+    """
+
+    seeds: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    train_subset: int | None = None
+    test_subset: int | None = None
+    image_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError("A Scale needs at least one seed.")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"A Scale's seeds repeat: {self.seeds}.")
+        counts = ("epochs", "batch_size", "train_subset", "test_subset", "image_size")
+        for name in counts:
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"A Scale's {name} must be at least 1; got {value}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A paired comparison of optimizers, described as data.
+
+    Attributes:
+        name: Name of the study, e.g. ``"nyc_taxi"``; results files are
+            named after it.
+        build_model: Given the profile's :class:`Scale`, returns a new,
+            uncompiled model.
+        data: Given a seed and the :class:`Scale`, returns new ``(train,
+            validation, test)`` datasets, each something ``fit`` takes whole
+            (``validation`` may be ``None``); the training order must depend
+            on the seed alone.
+        compile_kwargs: Passed to ``model.compile`` with the optimizer;
+            metrics by name, so that every model gets its own.
+        profiles: Profile name (``"full"``, ``"smoke"``) to its :class:`Scale`.
+        arms: Arm name to a zero-argument optimizer factory, called once per
+            run.
+        pairs: GC arm to the arm it is compared with.
+        test_metrics: Test metrics the paired statistics report.
+
+    Raises:
+        ValueError: a pair names an arm the study does not have.
+    """
+
+    name: str
+    build_model: Callable[[Scale], keras.Model]
+    data: Callable[[int, Scale], tuple[Any, Any, Any]]
+    compile_kwargs: Mapping[str, Any]
+    profiles: Mapping[str, Scale]
+    arms: Mapping[str, OptimizerFactory]
+    pairs: Mapping[str, str]
+    test_metrics: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        unknown = sorted(
+            {arm for pair in self.pairs.items() for arm in pair} - set(self.arms)
+        )
+        if unknown:
+            raise ValueError(
+                f"Study {self.name!r} pairs arms it does not have: {unknown}; "
+                f"its arms: {list(self.arms)}."
+            )
+
+    def scale(self, profile: str) -> Scale:
+        """The :class:`Scale` of ``profile``.
+
+        Raises:
+            ValueError: the study has no such profile; the message lists them.
+        """
+        if profile not in self.profiles:
+            raise ValueError(
+                f"Study {self.name!r} has no profile {profile!r}; use one of "
+                f"{list(self.profiles)}."
+            )
+        return self.profiles[profile]
+
+
+HORSES_OR_HUMANS_SGD_LEARNING_RATE = 0.01
+"""Learning rate of the horses-or-humans "SGD momentum" arms (momentum 0.9).
+
+The learning-rate pilot chapter chooses it, by a pilot on the training split
+only, and sets this value; the study's runs use whatever it holds.
+"""
+
+TAXI_SGD_LEARNING_RATE = 0.01
+"""Learning rate of the taxi-fare "SGD momentum" arms (momentum 0.9).
+
+The learning-rate pilot chapter chooses it, by a pilot on the training split
+only, and sets this value; the study's runs use whatever it holds.
+"""
+
+
+def horses_or_humans_data(seed: int, scale: Scale) -> tuple[Any, None, Any]:
+    """Horses or Humans at ``scale``, the training set shuffled by ``seed``.
+
+    Returns:
+        ``(train, None, test)`` from
+        :func:`gc_tutorial.data.load_horses_or_humans`: the study has no
+        validation split; the runner evaluates the test set every epoch.
+    """
+    train, test = load_horses_or_humans(
+        image_size=scale.image_size,
+        batch_size=scale.batch_size,
+        shuffle_seed=seed,
+        train_subset=scale.train_subset,
+        test_subset=scale.test_subset,
+    )
+    return train, None, test
+
+
+def taxi_fare_data(seed: int, scale: Scale) -> tuple[ArrayBatches, ...]:
+    """The taxi-fare splits at ``scale``, the training set shuffled by ``seed``.
+
+    Subsets are the first rows of each split (the splits are already in
+    random order); ``test_subset`` applies to the validation split too.
+
+    Returns:
+        ``(train, validation, test)`` :class:`ArrayBatches` of
+        :func:`taxi_fare_arrays`; only the training batches are shuffled.
+    """
+    arrays = taxi_fare_arrays()
+    subset = {
+        "train": scale.train_subset,
+        "validation": scale.test_subset,
+        "test": scale.test_subset,
+    }
+    return tuple(
+        ArrayBatches(
+            arrays.x[split][: subset[split]],
+            arrays.y[split][: subset[split]],
+            scale.batch_size,
+            shuffle_seed=seed if split == "train" else None,
+        )
+        for split in ("train", "validation", "test")
+    )
+
+
+def _taxi_model(scale: Scale) -> keras.Model:
+    return taxi_fare_mlp(len(taxi_fare_arrays().feature_names))
+
+
+def _hoh_model(scale: Scale) -> keras.Model:
+    return horses_or_humans_cnn(scale.image_size)
+
+
+def _sgd_momentum(learning_rate: float, gc: bool) -> OptimizerFactory:
+    return functools.partial(
+        GCSGD if gc else keras.optimizers.SGD, learning_rate=learning_rate, momentum=0.9
+    )
+
+
+_HOH_SGD = HORSES_OR_HUMANS_SGD_LEARNING_RATE
+_ADAM_ARMS: Mapping[str, OptimizerFactory] = {
+    "Adam": functools.partial(keras.optimizers.Adam, learning_rate=1e-3),
+    "Adam + GC": functools.partial(GCAdam, learning_rate=1e-3),
+    "Adam + GC on the update": functools.partial(
+        GCAdam, learning_rate=1e-3, where="update"
+    ),
+}
+_ADAM_PAIRS = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
+
+HORSES_OR_HUMANS = Study(
+    name="horses_or_humans",
+    build_model=_hoh_model,
+    data=horses_or_humans_data,
+    compile_kwargs=MappingProxyType(
+        {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
+    ),
+    profiles=MappingProxyType(
+        {
+            "full": Scale(
+                seeds=tuple(range(12)), epochs=30, batch_size=128, image_size=300
+            ),
+            "smoke": Scale(
+                seeds=(0,),
+                epochs=1,
+                batch_size=128,
+                train_subset=128,
+                test_subset=64,
+                image_size=100,
+            ),
+        }
+    ),
+    arms=MappingProxyType(
+        {
+            "RMSprop": functools.partial(keras.optimizers.RMSprop, learning_rate=1e-4),
+            "RMSprop + GC": functools.partial(GCRMSprop, learning_rate=1e-4),
+            "SGD momentum": _sgd_momentum(_HOH_SGD, gc=False),
+            "SGD momentum + GC": _sgd_momentum(_HOH_SGD, gc=True),
+            **_ADAM_ARMS,
+        }
+    ),
+    pairs=MappingProxyType(
+        {"RMSprop + GC": "RMSprop", "SGD momentum + GC": "SGD momentum", **_ADAM_PAIRS}
+    ),
+    test_metrics=("accuracy",),
+)
+"""The keras.io CNN on Horses or Humans (binary cross-entropy, batch 128).
+
+RMSprop at 1e-4 is keras.io's setting; Adam runs at 1e-3; SGD with momentum
+0.9 at :data:`HORSES_OR_HUMANS_SGD_LEARNING_RATE`. Full: 12 seeds, 30
+epochs, all images at 300 px. Smoke: one seed, one epoch, 128 training and
+64 test images at 100 px (the smallest size the CNN's five conv/pool blocks
+take is 94).
+"""
+
+NYC_TAXI = Study(
+    name="nyc_taxi",
+    build_model=_taxi_model,
+    data=taxi_fare_data,
+    compile_kwargs=MappingProxyType({"loss": keras.losses.Huber(), "metrics": ["mae"]}),
+    profiles=MappingProxyType(
+        {
+            "full": Scale(seeds=tuple(range(20)), epochs=10, batch_size=32),
+            "smoke": Scale(
+                seeds=(0, 1), epochs=1, batch_size=32, train_subset=512, test_subset=256
+            ),
+        }
+    ),
+    arms=MappingProxyType(
+        {
+            "SGD momentum": _sgd_momentum(TAXI_SGD_LEARNING_RATE, gc=False),
+            "SGD momentum + GC": _sgd_momentum(TAXI_SGD_LEARNING_RATE, gc=True),
+            **_ADAM_ARMS,
+        }
+    ),
+    pairs=MappingProxyType({"SGD momentum + GC": "SGD momentum", **_ADAM_PAIRS}),
+    test_metrics=("mae", "loss"),
+)
+"""The blog's fare MLP on real taxi trips (Huber loss, MAE, batch 32).
+
+Adam runs at 1e-3 (the blog's setting); SGD with momentum 0.9 at
+:data:`TAXI_SGD_LEARNING_RATE`. Full: 20 seeds, 10 epochs, all trips.
+Smoke: two seeds, one epoch, 512 training and 256 validation and test trips.
+"""
+
+STUDIES: Mapping[str, Study] = MappingProxyType(
+    {study.name: study for study in (HORSES_OR_HUMANS, NYC_TAXI)}
+)
+"""The book's studies by name."""
+
+
+def resolve_study(reference: str) -> Study:
+    """The study a name in :data:`STUDIES` or a ``module:ATTRIBUTE`` names.
+
+    Args:
+        reference: ``"nyc_taxi"``, ``"horses_or_humans"``, or the import
+            path of any :class:`Study`, e.g. ``"my_studies:CIFAR"`` (a worker
+            process imports it by that path).
+
+    Returns:
+        The study.
+
+    Raises:
+        ValueError: the name is unknown, or the attribute is not a Study.
+        ImportError: the module cannot be imported.
+    """
+    if reference in STUDIES:
+        return STUDIES[reference]
+    module_name, _, attribute = reference.partition(":")
+    if not attribute:
+        raise ValueError(
+            f"No study {reference!r}; use one of {list(STUDIES)} or "
+            "'module:ATTRIBUTE' naming a gc_tutorial.experiments.Study."
+        )
+    study = getattr(importlib.import_module(module_name), attribute, None)
+    if not isinstance(study, Study):
+        raise ValueError(
+            f"{reference!r} does not name a gc_tutorial.experiments.Study "
+            f"(found {type(study).__name__})."
+        )
+    return study

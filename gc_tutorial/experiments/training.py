@@ -1,0 +1,145 @@
+"""One seeded training run: the unit every comparison is made of.
+
+A run's start depends on its seed alone: :func:`seed_start` draws the
+initial weights after ``keras.utils.set_random_seed(seed)``, and
+:func:`train_run` sets the seed again before building the model, calling
+the data pipeline and training. Two runs of one seed with different
+optimizers, in one process or in two, therefore share their initial
+weights, data order and dropout and augmentation draws.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = ["Row", "seed_start", "train_run"]
+
+Row = tuple[int, str, int, str, str, float]
+"""One row of a results frame: seed, arm, epoch, split, metric, value."""
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of every epoch, validation included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+class _TestEachEpoch(keras.callbacks.Callback):
+    """Evaluates the model on a test set after every epoch."""
+
+    def __init__(self, test: Any, verbose: int) -> None:
+        super().__init__()
+        self.test = test
+        self.verbose = verbose
+        self.scores: list[dict[str, float]] = []
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.scores.append(
+            self.model.evaluate(self.test, return_dict=True, verbose=self.verbose)
+        )
+
+
+def seed_start(build_model: Callable[[], keras.Model], seed: int) -> list[np.ndarray]:
+    """The initial weights of every run of ``seed``.
+
+    Args:
+        build_model: Returns a new, uncompiled model.
+        seed: The run's seed, set with ``keras.utils.set_random_seed``.
+
+    Returns:
+        The weights of ``build_model()`` built right after the seed is set.
+    """
+    keras.utils.set_random_seed(seed)
+    return build_model().get_weights()
+
+
+def train_run(
+    build_model: Callable[[], keras.Model],
+    make_optimizer: Callable[[], keras.optimizers.Optimizer],
+    data: Callable[[int], tuple[Any, Any, Any]],
+    *,
+    arm: str,
+    seed: int,
+    epochs: int,
+    compile_kwargs: Mapping[str, Any],
+    initial_weights: Sequence[np.ndarray],
+    test_every_epoch: bool = False,
+    verbose: int = 0,
+) -> list[Row]:
+    """Train one model from the seed's start and record what it logs.
+
+    The seed is set, a model is built and given ``initial_weights``,
+    compiled with ``make_optimizer()``, given fresh data from
+    ``data(seed)``, trained for ``epochs`` epochs with ``shuffle=False``
+    (the order is the pipeline's) and evaluated on the test set.
+
+    Args:
+        build_model: Returns a new, uncompiled model.
+        make_optimizer: Returns a new optimizer.
+        data: Given the seed, returns ``(train, validation, test)``, each
+            something ``fit`` takes whole; ``validation`` may be ``None``.
+        arm: Name of the arm, written in every row.
+        seed: The run's seed.
+        epochs: Training epochs.
+        compile_kwargs: Passed to ``model.compile`` with the optimizer.
+        initial_weights: The seed's initial weights (:func:`seed_start`).
+        test_every_epoch: Evaluate the test set after every epoch rather
+            than once after the last.
+        verbose: Passed to ``fit`` and ``evaluate``.
+
+    Returns:
+        Rows of a results frame: ``train`` and ``validation`` rows of every
+        logged metric at every epoch, the ``train`` metric
+        ``epoch_time_s`` (each epoch's wall time, validation included, test
+        evaluation not), and ``test`` rows at every epoch or at the last.
+    """
+    keras.utils.set_random_seed(seed)
+    model = build_model()
+    model.set_weights(initial_weights)
+    model.compile(optimizer=make_optimizer(), **compile_kwargs)
+    train, validation, test = data(seed)
+    timer = _EpochTimer()
+    tester = _TestEachEpoch(test, verbose) if test_every_epoch else None
+    history = model.fit(
+        train,
+        validation_data=validation,
+        epochs=epochs,
+        shuffle=False,
+        callbacks=[timer] + ([tester] if tester else []),
+        verbose=verbose,
+    )
+    per_epoch = dict(history.history)
+    per_epoch["epoch_time_s"] = timer.seconds
+    rows: list[Row] = []
+    for key, values in per_epoch.items():
+        split, metric = ("train", key)
+        if key.startswith("val_"):
+            split, metric = "validation", key[len("val_") :]
+        rows += [
+            (seed, arm, epoch, split, metric, float(value))
+            for epoch, value in enumerate(values, start=1)
+        ]
+    if tester is None:
+        tested = {epochs: model.evaluate(test, return_dict=True, verbose=verbose)}
+    else:
+        tested = dict(enumerate(tester.scores, start=1))
+    rows += [
+        (seed, arm, epoch, "test", metric, float(value))
+        for epoch, scores in tested.items()
+        for metric, value in scores.items()
+    ]
+    return rows
