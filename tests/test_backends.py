@@ -12,11 +12,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -181,17 +177,3 @@ def test_mixed_float16_with_loss_scaling_tracks_float32_on_taxi_fares():
     gap = relative_gap(r["mixed_float16"], r["float32"])
     assert gap.max() < MIXED_PRECISION_GAP
     assert r["mixed_float16"][-1] < 0.7 * r["mixed_float16"][0]
-
-
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_optimizer_specification_passes_on_backend(backend):
-    """tests/test_optimizers.py, run whole under another Keras backend."""
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", str(Path(__file__).with_name("test_optimizers.py")),
-         "-q", "-p", "no:nbval", "-p", "no:cacheprovider", "-o", "addopts="],
-        env=env, capture_output=True, text=True, timeout=600,
-    )
-    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
-    print(f"{backend}: {summary}")
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -83,3 +83,33 @@ def test_committed_results_are_the_runs_the_chapter_shows(study):
         ]
         with pd.option_context("display.precision", 4):
             assert shown == [repr(table) for table in recomputed]
+
+
+# The studies the answer page reads (python -m gc_tutorial.experiments run ...) -----
+
+STUDY_RESULTS = ROOT / "chapters" / "results" / "studies"
+
+
+def test_the_taxi_sgd_learning_rate_is_the_pilots_choice():
+    from gc_tutorial.experiments import pilot_choice
+    from gc_tutorial.experiments.studies import NYC_TAXI, TAXI_SGD_LEARNING_RATE
+
+    pilot = pd.read_csv(STUDY_RESULTS / "nyc_taxi_sgd_pilot_full.csv")
+    assert set(pilot["split"]) >= {"validation"}
+    best = pilot_choice(pilot)["arm"].iloc[0]
+    assert best == f"SGD momentum, lr {TAXI_SGD_LEARNING_RATE:g}"
+    assert NYC_TAXI.arms["SGD momentum"].keywords["learning_rate"] == TAXI_SGD_LEARNING_RATE
+
+
+def test_the_committed_taxi_study_is_complete_with_its_provenance():
+    from gc_tutorial.experiments import NYC_TAXI
+    from gc_tutorial.experiments.results_file import ResultsFile
+
+    scale = NYC_TAXI.scale("full")
+    file = ResultsFile(STUDY_RESULTS / "nyc_taxi_full.csv")
+    results, records = file.read(), file.records()
+    runs = results.groupby(["arm", "seed"])["epoch"].max()
+    assert set(runs.index) == {(arm, seed) for arm in NYC_TAXI.arms for seed in scale.seeds}
+    assert (runs == scale.epochs).all()
+    assert set(records) == set(runs.index)
+    assert all(record["backend"] and record["device"] for record in records.values())

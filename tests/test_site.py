@@ -2,12 +2,16 @@
 
 The book is built once per session with ``jupyter-book build --all -W
 --keep-going`` (every page re-read; a warning fails the build), served from
-``_build/html`` on 127.0.0.1 and opened in headless Chromium (Debian's
-``/usr/bin/chromium``, driven by Playwright). Every page in ``_toc.yml`` (the
-root page and each chapter) is visited once; the tests below then check, per
-page:
+``_build/html`` on 127.0.0.1 and opened in headless Chromium driven by
+Playwright (Playwright's own Chromium if it is installed, else a Chromium or
+Chrome on the PATH: see :func:`find_chromium`). Every page in ``_toc.yml``
+(the root page and each chapter) is visited once; the tests below then check,
+per page:
 
 - the book builds with no warning;
+- every link to a page or file of the site leads to one that the build wrote,
+  and every ``#anchor`` in such a link names an ``id`` in its page (read from
+  the HTML files, no browser needed);
 - no uncaught JavaScript error, no console error and no failed request that
   concerns the site itself;
 - every ``<img>`` is served by the site and has decoded (``naturalWidth > 0``);
@@ -25,8 +29,8 @@ that MathJax would typeset, not the typeset result.
 A full-page screenshot of each page is saved to
 ``_build/screenshots/<page-name>.png`` for a human look.
 
-Run: ``python -m pytest tests/test_site.py`` (needs ``apt-get install
-chromium``; no ``playwright install``).
+Run: ``bash scripts/test tests/test_site.py`` (it installs a Chromium when
+none is found and it can), or ``python -m pytest tests/test_site.py``.
 """
 
 from __future__ import annotations
@@ -34,14 +38,17 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
+from html.parser import HTMLParser
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -49,7 +56,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
+# Browsers on the PATH that Playwright can drive, in order of preference:
+# Debian's and Ubuntu's Chromium, then Google Chrome (GitHub's runners).
+SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+NO_CHROMIUM = (
+    "No Chromium for the browser test: run `python -m playwright install "
+    "--with-deps chromium`, or put chromium, chromium-browser, google-chrome or "
+    "google-chrome-stable on the PATH (Debian: `apt-get install chromium`)."
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root
     "--disable-gpu",
@@ -243,19 +257,102 @@ def site(build: Build):
         server.server_close()
 
 
+class _LinksAndIds(HTMLParser):
+    """Collects a page's ``href`` values (any element) and ``id`` values."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name == "href" and value is not None:
+                self.hrefs.append(value)
+            elif name == "id" and value:
+                self.ids.add(value)
+
+
+@dataclass
+class HtmlFile:
+    """The links and the anchors of one HTML file of the built site."""
+
+    hrefs: list[str]
+    ids: set[str]
+
+
+@pytest.fixture(scope="session")
+def html_file(build: Build):
+    """html_file(path) -> HtmlFile of ``_build/html/<path>``, parsed once;
+    None when this build did not write that file (missing or stale)."""
+    if not build.wrote(ROOT_PAGE):
+        pytest.fail("the book did not build: see test_book_builds_with_no_warnings")
+
+    @functools.cache
+    def parse(path: str) -> HtmlFile | None:
+        if not build.wrote(str(PurePosixPath(path).with_suffix(""))):
+            return None
+        parser = _LinksAndIds()
+        parser.feed((HTML / path).read_text(encoding="utf-8"))
+        parser.close()
+        return HtmlFile(parser.hrefs, parser.ids)
+
+    return parse
+
+
+def _site_target(page: str, href: str) -> tuple[str, str] | None:
+    """The file (relative to ``_build/html``) and the anchor that ``href``,
+    found in ``page``, points at; None for a link to another site (any URL
+    with a scheme or a host: ``https:``, ``mailto:``, ``javascript:``, ...).
+    A target outside the site starts with ``..`` (above it) or ``/`` (from
+    the host's root)."""
+    url = urlsplit(href)
+    if url.scheme or url.netloc:
+        return None
+    path, anchor = unquote(url.path), unquote(url.fragment)
+    if not path:
+        return page, anchor
+    if path.startswith("/"):
+        return path, anchor
+    target = PurePosixPath(os.path.normpath(PurePosixPath(page).parent / path))
+    if path.endswith("/") or (HTML / target).is_dir():
+        target /= "index.html"
+    return target.as_posix(), anchor
+
+
+def _playwright_chromium() -> Path:
+    """Where Playwright's own Chromium is, once `playwright install`ed."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        return Path(playwright.chromium.executable_path)
+
+
+def find_chromium() -> str | None:
+    """The Chromium the browser test drives, or None when there is none.
+
+    Playwright's own build (``python -m playwright install chromium``, the
+    revision the pinned ``playwright`` is made for) when it is installed,
+    else the first of :data:`SYSTEM_CHROMIUMS` on the PATH. ``scripts/test``
+    asks this function too before it installs one.
+    """
+    bundled = _playwright_chromium()
+    if bundled.is_file():
+        return str(bundled)
+    return next(filter(None, map(shutil.which, SYSTEM_CHROMIUMS)), None)
+
+
 @pytest.fixture(scope="session")
 def browser():
-    """Headless Debian Chromium, driven by Playwright."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install it with `apt-get install chromium` "
-            "(Playwright's own browser download is not used)"
-        )
+    """Headless Chromium (see :func:`find_chromium`), driven by Playwright."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.fail(NO_CHROMIUM, pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
         )
         try:
             yield browser
@@ -383,6 +480,60 @@ def test_book_builds_with_no_warnings(build: Build) -> None:
     assert build.returncode == 0, f"jupyter-book build -W failed:\n{tail}"
     warnings = [line for line in build.log.splitlines() if ": WARNING:" in line]
     assert not warnings, "\n".join(warnings)
+
+
+@pages
+def test_page_links_within_the_site_resolve(docname: str, html_file) -> None:
+    """Every link to the site itself leads to a file that the build wrote,
+    and its ``#anchor``, if any, to an ``id`` in that page. Links to other
+    sites (Colab, GitHub, arXiv, ...) are not followed: the tests run offline.
+    """
+    page = f"{docname}.html"
+    html = html_file(page)
+    if html is None:
+        pytest.fail(f"the build did not write {page}")
+    problems = []
+    for href in html.hrefs:
+        target = _site_target(page, href)
+        if target is None:
+            continue
+        path, anchor = target
+        if path.startswith(".."):
+            problems.append(f"{href!r} leaves the site")
+        elif path.startswith("/"):
+            # GitHub Pages serves a project's site under /<repository>/.
+            problems.append(f"{href!r} starts at the host's root, not the site's")
+        elif path.endswith(".html"):
+            linked = html_file(path)
+            if linked is None:
+                problems.append(f"{href!r}: the build did not write {path}")
+            elif anchor and anchor not in linked.ids:
+                problems.append(f"{href!r}: no id={anchor!r} in {path}")
+        elif not (HTML / path).is_file():
+            problems.append(f"{href!r}: no file {path} in the site")
+    assert not problems, "\n".join(problems)
+
+
+def test_find_chromium_prefers_playwrights_own_then_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Playwright's installed Chromium first, then the PATH in the order of
+    SYSTEM_CHROMIUMS, else None (checked on stand-in executables)."""
+    bundled = tmp_path / "ms-playwright" / "chrome"
+    monkeypatch.setitem(globals(), "_playwright_chromium", lambda: bundled)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert find_chromium() is None
+
+    for name in ("google-chrome-stable", "chromium-browser"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    assert find_chromium() == str(bin_dir / "chromium-browser")
+
+    bundled.parent.mkdir()
+    bundled.write_text("")
+    assert find_chromium() == str(bundled)
 
 
 @pages

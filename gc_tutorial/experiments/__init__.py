@@ -59,9 +59,11 @@ from gc_tutorial.experiments.stats import (
 from gc_tutorial.experiments.studies import (
     HORSES_OR_HUMANS,
     NYC_TAXI,
+    NYC_TAXI_SGD_PILOT,
     STUDIES,
     Scale,
     Study,
+    pilot_choice,
     resolve_study,
 )
 from gc_tutorial.experiments.taxi import (
@@ -72,6 +74,8 @@ from gc_tutorial.experiments.taxi import (
 )
 
 __all__ = [
+    "SEVERAL_RUNS_ERROR",
+    "metric_rows",
     "PROFILE_ENV",
     "Profile",
     "PROFILES",
@@ -88,6 +92,8 @@ __all__ = [
     "Scale",
     "Study",
     "STUDIES",
+    "NYC_TAXI_SGD_PILOT",
+    "pilot_choice",
     "HORSES_OR_HUMANS",
     "NYC_TAXI",
     "resolve_study",

@@ -10,7 +10,7 @@ Usage::
 ``STUDY`` is ``nyc_taxi``, ``horses_or_humans`` or ``module:ATTRIBUTE``
 naming a :class:`~gc_tutorial.experiments.Study`. The profile defaults to
 ``$GC_TUTORIAL_PROFILE`` (else ``full``), the output to
-``chapters/results/STUDY_PROFILE.csv`` under the current folder. Each
+``chapters/results/studies/STUDY_PROFILE.csv`` under the current folder. Each
 finished run is appended to the output at once, so an interrupted ``run``
 resumes where it stopped when started again.
 """
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--out",
             type=pathlib.Path,
-            help="results CSV (default: chapters/results/STUDY_PROFILE.csv)",
+            help="results CSV (default: chapters/results/studies/STUDY_PROFILE.csv)",
         )
     run.add_argument("--arms", nargs="+", help="arms to run (default: all)")
     run.add_argument(
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         name = resolve_study(args.study).name
-        default = pathlib.Path("chapters", "results", f"{name}_{args.profile}.csv")
+        default = pathlib.Path("chapters", "results", "studies", f"{name}_{args.profile}.csv")
         out = args.out or default
         if args.command == "status":
             table = study_status(args.study, args.profile, out)

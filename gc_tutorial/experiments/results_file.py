@@ -31,7 +31,7 @@ class ResultsFile:
     """The results CSV at ``path`` and its provenance file beside it.
 
     Args:
-        path: The CSV, e.g. ``chapters/results/nyc_taxi_full.csv``; the
+        path: The CSV, e.g. ``chapters/results/studies/nyc_taxi_full.csv``; the
             provenance file is the same name with ``.provenance.jsonl`` in
             place of the suffix.
     """

@@ -200,14 +200,16 @@ def minimum_detectable_difference(
 
     Returns:
         The difference, in the metric's units: 0 when ``sd`` is 0, NaN when
-        ``n < 2`` or ``sd`` is not finite.
+        ``n < 3`` or ``sd`` is not finite. (With two pairs the test has one
+        degree of freedom, and SciPy's noncentral t is not reliable that far
+        in its tail; no design of two seeds can detect much anyway.)
 
     Raises:
         ValueError: ``power`` is not between ``alpha`` and 1.
     """
     if not alpha < power < 1:
         raise ValueError(f"power must lie between alpha={alpha} and 1; got {power}.")
-    if n < 2 or not math.isfinite(sd):
+    if n < 3 or not math.isfinite(sd):
         return math.nan
     if sd == 0:
         return 0.0

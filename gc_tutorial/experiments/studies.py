@@ -17,6 +17,8 @@ from types import MappingProxyType
 from typing import Any
 
 import keras
+import numpy as np
+import pandas as pd
 
 from gc_tutorial.data import load_horses_or_humans
 from gc_tutorial.experiments.taxi import ArrayBatches, taxi_fare_arrays
@@ -28,6 +30,9 @@ __all__ = [
     "Study",
     "HORSES_OR_HUMANS_SGD_LEARNING_RATE",
     "TAXI_SGD_LEARNING_RATE",
+    "TAXI_SGD_PILOT_GRID",
+    "NYC_TAXI_SGD_PILOT",
+    "pilot_choice",
     "horses_or_humans_data",
     "taxi_fare_data",
     "taxi_fare_arrays",
@@ -138,11 +143,12 @@ The learning-rate pilot chapter chooses it, by a pilot on the training split
 only, and sets this value; the study's runs use whatever it holds.
 """
 
-TAXI_SGD_LEARNING_RATE = 0.01
+TAXI_SGD_LEARNING_RATE = 0.003
 """Learning rate of the taxi-fare "SGD momentum" arms (momentum 0.9).
 
-The learning-rate pilot chapter chooses it, by a pilot on the training split
-only, and sets this value; the study's runs use whatever it holds.
+Chosen by the :data:`NYC_TAXI_SGD_PILOT` study (lowest mean validation loss
+after 10 epochs; ``chapters/results/studies/nyc_taxi_sgd_pilot_full.csv``, which
+``tests/test_book_results.py`` checks against this value).
 """
 
 
@@ -290,9 +296,54 @@ Adam runs at 1e-3 (the blog's setting); SGD with momentum 0.9 at
 Smoke: two seeds, one epoch, 512 training and 256 validation and test trips.
 """
 
-STUDIES: Mapping[str, Study] = MappingProxyType(
-    {study.name: study for study in (HORSES_OR_HUMANS, NYC_TAXI)}
+TAXI_SGD_PILOT_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+"""Learning rates the taxi-fare SGD pilot tries (momentum 0.9)."""
+
+NYC_TAXI_SGD_PILOT = dataclasses.replace(
+    NYC_TAXI,
+    name="nyc_taxi_sgd_pilot",
+    profiles=MappingProxyType(
+        {
+            "full": Scale(seeds=(100, 101, 102), epochs=10, batch_size=32),
+            "smoke": NYC_TAXI.profiles["smoke"],
+        }
+    ),
+    arms=MappingProxyType(
+        {f"SGD momentum, lr {lr:g}": _sgd_momentum(lr, gc=False) for lr in TAXI_SGD_PILOT_GRID}
+    ),
+    pairs=MappingProxyType({}),
 )
+"""The pilot that chooses :data:`TAXI_SGD_LEARNING_RATE`: plain SGD with
+momentum 0.9 at each rate of :data:`TAXI_SGD_PILOT_GRID`, on seeds the study
+does not use. The rate is chosen by the validation loss after the last epoch
+(mean over the seeds), never by the test split: see
+:func:`gc_tutorial.experiments.pilot_choice`.
+"""
+
+STUDIES: Mapping[str, Study] = MappingProxyType(
+    {study.name: study for study in (HORSES_OR_HUMANS, NYC_TAXI, NYC_TAXI_SGD_PILOT)}
+)
+
+
+def pilot_choice(results: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
+    """Rank a pilot's arms by their mean validation ``metric`` at the last epoch.
+
+    Args:
+        results: A pilot's tidy results (``seed, arm, epoch, split, metric,
+            value``), e.g. the ``nyc_taxi_sgd_pilot`` study's.
+        metric: The validation metric to minimize.
+
+    Returns:
+        One row per arm, best first: ``arm``, ``mean`` and ``sd`` over the
+        seeds, ``seeds``. A run that diverged (non-finite value) ranks last.
+    """
+    rows = results[(results["split"] == "validation") & (results["metric"] == metric)]
+    if rows.empty:
+        raise ValueError(f"The pilot results have no validation {metric!r} rows.")
+    last = rows[rows["epoch"] == rows["epoch"].max()]
+    table = last.groupby("arm")["value"].agg(mean="mean", sd="std", seeds="count")
+    table["mean"] = table["mean"].where(np.isfinite(table["mean"]), np.inf)
+    return table.sort_values("mean").reset_index()
 """The book's studies by name."""
 
 
