@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import gc_tutorial  # first: keeps TensorFlow's C++ start-up log quiet
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
