@@ -25,7 +25,13 @@ Both take ``where``, the place GC acts:
 - ``where="update"`` (the official code's ``gc_loc=False``, which its authors
   recommend for adaptive optimizers) centralizes the whole change one
   ``apply`` makes to each kernel, decoupled weight decay included. Each
-  output unit's mean weight stays where it was, for any optimizer.
+  output unit's mean weight stays where it was, for any optimizer. With
+  ``use_ema=True`` the moving average gets the same correction as the
+  weights, so it is the average of the centralized weights: overwriting the
+  weights with it (``ema_overwrite_frequency``, ``finalize_variable_values``
+  at the end of ``fit``, ``keras.callbacks.SwapEMAWeights``) keeps the means
+  too. With ``gradient_accumulation_steps``, the steps that only accumulate
+  change no weight, and the step that applies the average is centralized.
 
 Only kernels are centralized (see :func:`gc_tutorial.centralizes`): biases,
 normalization scales, embeddings and other weights are left alone, on every
