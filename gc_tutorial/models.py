@@ -141,9 +141,10 @@ class GCModel(keras.Model):
         with keras.StatelessScope(state_mapping=mapping) as scope:
             self._update_loss_metric(loss, x)
             logs = self.compute_metrics(x, y, y_pred, sample_weight)
+        current = [scope.get_current_value(v) for v in self.metrics_variables]
         metrics_variables = [
-            scope.get_current_value(v) if scope.get_current_value(v) is not None else v.value
-            for v in self.metrics_variables
+            v.value if value is None else value
+            for v, value in zip(self.metrics_variables, current)
         ]
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 

@@ -8,7 +8,7 @@ import numpy as np
 from backend_worker import max_difference
 from conftest import cnn_data, small_cnn
 
-__all__ = ["LOSS", "max_difference", "fresh_copy", "train", "kernel_unit_means"]
+__all__ = ["LOSS", "max_difference", "fresh_copy", "train", "kernel_unit_means", "unit_means_of"]
 
 LOSS = "sparse_categorical_crossentropy"
 
@@ -28,10 +28,12 @@ def train(model: keras.Model, optimizer: keras.optimizers.Optimizer, steps: int)
     return model.get_weights()
 
 
+def unit_means_of(weight: np.ndarray) -> np.ndarray:
+    """Per-output-unit mean of one kernel (output units on the last axis)."""
+    weight = np.asarray(weight)
+    return weight.reshape(-1, weight.shape[-1]).mean(axis=0)
+
+
 def kernel_unit_means(model: keras.Model) -> list[np.ndarray]:
     """Per-output-unit mean of every kernel of ``model``."""
-    return [
-        np.asarray(v).reshape(-1, v.shape[-1]).mean(axis=0)
-        for v in model.trainable_variables
-        if v.name.endswith("kernel")
-    ]
+    return [unit_means_of(v) for v in model.trainable_variables if v.name.endswith("kernel")]

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import backend_worker as worker
+from helpers import unit_means_of
 from backend_worker import (
     BACKEND_TOLERANCE,
     BACKENDS,
@@ -55,8 +56,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], di
 
 def unit_means(weights: list[np.ndarray], index: int) -> np.ndarray:
     """Per-output-unit mean of kernel ``index``."""
-    kernel = weights[index]
-    return kernel.reshape(-1, kernel.shape[-1]).mean(axis=0)
+    return unit_means_of(weights[index])
 
 
 CONV_KERNEL, DENSE_KERNEL = 0, 2

@@ -24,7 +24,7 @@ from gc_tutorial import (
 from gc_tutorial.legacy import KerasIOGCRMSprop
 
 from conftest import cnn_data, small_cnn
-from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train
+from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train, unit_means_of
 
 
 def hand_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, transform: Callable) -> list[np.ndarray]:
@@ -370,8 +370,9 @@ def test_only_kernels_are_centralized_whatever_their_rank(make_layer, input_shap
     plain = one_step_per_variable(make_layer, input_shape, keras.optimizers.SGD(0.1))
     for (path, start, end), (_, _, plain_end) in zip(gc, plain):
         if path.endswith("kernel") and end.ndim >= 2:
-            means = lambda w: w.reshape(-1, w.shape[-1]).mean(axis=0)  # noqa: E731
-            np.testing.assert_allclose(means(end), means(start), atol=1e-6, err_msg=path)
+            np.testing.assert_allclose(
+                unit_means_of(end), unit_means_of(start), atol=1e-6, err_msg=path
+            )
         else:  # a bias, gamma, beta or alpha moves exactly as under plain SGD
             np.testing.assert_allclose(end, plain_end, atol=1e-6, err_msg=path)
 

@@ -17,7 +17,7 @@ import pytest
 from gc_tutorial import GCAdam, GCSGD, GradientCentralization, centralized
 
 from conftest import cnn_data, small_cnn
-from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train
+from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train, unit_means_of
 
 # Every optimizer family Keras has whose step is not a plain multiple of the
 # gradient, decoupled weight decay included.
@@ -198,7 +198,7 @@ def test_moving_average_of_use_ema_keeps_the_means_too(overwrite_every):
     train(model, optimizer, steps=7)  # fit ends with finalize_variable_values
     assert drift(before, kernel_unit_means(model)) <= 1e-5
     averages = [a.numpy() for a in optimizer._model_variables_moving_average if a.ndim > 1]
-    assert drift(before, [a.reshape(-1, a.shape[-1]).mean(0) for a in averages]) <= 1e-5
+    assert drift(before, [unit_means_of(a) for a in averages]) <= 1e-5
 
 
 def test_swap_ema_weights_works_through_loss_scaling_and_the_wrapper():
