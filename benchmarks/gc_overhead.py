@@ -77,12 +77,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gc_tutorial  # first: keeps TensorFlow's C++ start-up log quiet
-
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import gc_tutorial  # first: keeps TensorFlow's C++ start-up log quiet
 from gc_tutorial import (  # noqa: E402
     GCModel,
     GradientCentralization,
@@ -629,9 +628,15 @@ def markdown_report(results: dict[str, Any]) -> str:
 # Main
 # ---------------------------------------------------------------------------
 
-MODEL_ALIASES = {"taxi": "taxi_mlp", "taxi_mlp": "taxi_mlp", "mlp": "taxi_mlp",
-                 "cnn": "hoh_cnn", "hoh_cnn": "hoh_cnn", "resnet50": "resnet50",
-                 "resnet": "resnet50"}
+MODEL_ALIASES = {
+    "taxi": "taxi_mlp",
+    "taxi_mlp": "taxi_mlp",
+    "mlp": "taxi_mlp",
+    "cnn": "hoh_cnn",
+    "hoh_cnn": "hoh_cnn",
+    "resnet50": "resnet50",
+    "resnet": "resnet50",
+}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -639,32 +644,59 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="python -m benchmarks.gc_overhead",
         description="Per-step cost of Gradient Centralization, and the GC pass against its memory-bandwidth floor.",
     )
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results.json"),
-                        help="JSON results file; a Markdown summary is written next to it (.md)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small images and batches, few steps: a smoke run in minutes, noisy")
-    parser.add_argument("--models", default="taxi,cnn,resnet50",
-                        help="comma-separated: taxi, cnn, resnet50 (default: all)")
-    parser.add_argument("--routes", default="subclass,wrapper,GCModel",
-                        help="comma-separated: subclass, wrapper, GCModel (default: all)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/results.json"),
+        help="JSON results file; a Markdown summary is written next to it (.md)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small images and batches, few steps: a smoke run in minutes, noisy",
+    )
+    parser.add_argument(
+        "--models",
+        default="taxi,cnn,resnet50",
+        help="comma-separated: taxi, cnn, resnet50 (default: all)",
+    )
+    parser.add_argument(
+        "--routes",
+        default="subclass,wrapper,GCModel",
+        help="comma-separated: subclass, wrapper, GCModel (default: all)",
+    )
     parser.add_argument("--steps", type=int, help="timed steps per arm (all models)")
     parser.add_argument("--warmup", type=int, help="untimed steps per arm after the first call")
     parser.add_argument("--block", type=int, help="steps an arm runs before the next arm's turn")
     parser.add_argument("--gc-repeats", type=int, help="timed calls of the GC pass")
-    parser.add_argument("--cnn-size", type=int, help="CNN image size (default 300; quick 96; at least 78)")
+    parser.add_argument(
+        "--cnn-size", type=int, help="CNN image size (default 300; quick 96; at least 78)"
+    )
     parser.add_argument("--cnn-batch", type=int, help="CNN batch size (default 128; quick 16)")
-    parser.add_argument("--resnet-size", type=int, help="ResNet50 image size (default 128; quick 64)")
-    parser.add_argument("--resnet-batch", type=int, help="ResNet50 batch size (default 32; quick 4)")
+    parser.add_argument(
+        "--resnet-size", type=int, help="ResNet50 image size (default 128; quick 64)"
+    )
+    parser.add_argument(
+        "--resnet-batch", type=int, help="ResNet50 batch size (default 32; quick 4)"
+    )
     parser.add_argument("--copy-mib", type=int, default=256, help="size of the bandwidth copy")
-    parser.add_argument("--copy-repeats", type=int, help="copies timed (best counts; default 10, quick 5)")
+    parser.add_argument(
+        "--copy-repeats", type=int, help="copies timed (best counts; default 10, quick 5)"
+    )
     parser.add_argument("--no-jit", action="store_true", help="time the GC pass without XLA only")
-    parser.add_argument("--jit-compile", choices=["auto", "true", "false"], default="auto",
-                        help="compile() argument of every arm (auto: Keras's default, no XLA on CPU)")
+    parser.add_argument(
+        "--jit-compile",
+        choices=["auto", "true", "false"],
+        default="auto",
+        help="compile() argument of every arm (auto: Keras's default, no XLA on CPU)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.jit_compile = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     try:
-        args.model_keys = list(dict.fromkeys(MODEL_ALIASES[m.strip()] for m in args.models.split(",") if m.strip()))
+        args.model_keys = list(
+            dict.fromkeys(MODEL_ALIASES[m.strip()] for m in args.models.split(",") if m.strip())
+        )
     except KeyError as error:
         parser.error(f"unknown model {error.args[0]!r}; choose from taxi, cnn, resnet50")
     args.route_names = [r.strip() for r in args.routes.split(",") if r.strip()]
@@ -709,8 +741,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     cores = results["machine"]["usable_cores"] or 1
     results["busy_at_start"] = bool(load and load[0] > 0.5 * cores)
     if results["busy_at_start"]:
-        log(f"WARNING: load average {load[0]} on {cores} cores: the machine is busy, "
-            "timings will be noisy. Run the benchmark on a quiet machine.")
+        log(
+            f"WARNING: load average {load[0]} on {cores} cores: the machine is busy, "
+            "timings will be noisy. Run the benchmark on a quiet machine."
+        )
     log(f"Measuring copy bandwidth ({args.copy_mib} MiB)")
     bandwidth = copy_bandwidth(args.copy_mib, args.copy_repeats or (5 if args.quick else 10))
     log(f"  {bandwidth['bandwidth_gb_s']:.2f} GB/s")
@@ -750,8 +784,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
                     "interval_below_target": bool(high <= target),
                 }
             )
-            log(f"  [{key}] {route}: {base['median_ms']:.3f} -> {gc['median_ms']:.3f} ms, "
-                f"overhead {_pct(overhead)} (95%: {_pct(low)} .. {_pct(high)})")
+            log(
+                f"  [{key}] {route}: {base['median_ms']:.3f} -> {gc['median_ms']:.3f} ms, "
+                f"overhead {_pct(overhead)} (95%: {_pct(low)} .. {_pct(high)})"
+            )
         batch = spec.batch(args.seed)
         model_pass_rows = gc_pass(spec, plain_model, batch, bandwidth["bandwidth_gb_s"], jit_modes)
         pass_rows += model_pass_rows

@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -39,6 +38,8 @@ from benchmarks.gc_overhead import (  # noqa: E402
     PASSES,
     copy_bandwidth,
     model_specs,
+)
+from benchmarks.gc_overhead import (
     parse_args as overhead_args,
 )
 from gc_tutorial import centralize_gradient, centralize_gradients  # noqa: E402
@@ -88,7 +89,9 @@ VARIANTS: dict[str, Callable[[Sequence[tf.Tensor]], list[Any]]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gc_pass_variants")
     parser.add_argument("--models", default="taxi,cnn,resnet50")
-    parser.add_argument("--repeats", type=int, default=30, help="timed calls per variant (interleaved)")
+    parser.add_argument(
+        "--repeats", type=int, default=30, help="timed calls per variant (interleaved)"
+    )
     parser.add_argument("--cnn-size", type=int, default=300)
     parser.add_argument("--resnet-size", type=int, default=128)
     args = parser.parse_args(argv)
@@ -97,13 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     bandwidth = copy_bandwidth(256, 5)["bandwidth_gb_s"]
     print(f"copy bandwidth {bandwidth:.2f} GB/s")
-    print("| model | variant | jit_compile | median ms | min ms | ratio to floor | max abs diff vs package |")
+    print(
+        "| model | variant | jit_compile | median ms | min ms | ratio to floor | max abs diff vs package |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.models.split(","):
         spec = specs[MODEL_ALIASES[name.strip()]]
         model = spec.build()
         rng = np.random.default_rng(0)
-        grads = [tf.constant(rng.normal(size=v.shape), tf.float32) for v in model.trainable_variables]
+        grads = [
+            tf.constant(rng.normal(size=v.shape), tf.float32) for v in model.trainable_variables
+        ]
         n = sum(int(np.prod(g.shape)) for g in grads if centralize_gradient(g) is not g)
         floor_s = PASSES * BYTES_PER_PARAMETER * n / (bandwidth * 1e9)
         reference = centralize_gradients(grads)

@@ -59,10 +59,10 @@ from gc_tutorial.centralize import (  # noqa: E402
 )
 from gc_tutorial.models import GCModel  # noqa: E402
 from gc_tutorial.optimizers import (  # noqa: E402
+    GCSGD,
     GCAdam,
     GCAdamW,
     GCRMSprop,
-    GCSGD,
     GradientCentralization,
     centralized,
 )

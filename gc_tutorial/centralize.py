@@ -97,8 +97,7 @@ def centralize_gradient(grad: Any, conv_only: bool = False) -> Any:
         return grad
     if not hasattr(grad, "shape") or not hasattr(grad, "dtype"):
         raise TypeError(
-            "centralize_gradient expects a tensor or array, got "
-            f"{type(grad).__name__}."
+            f"centralize_gradient expects a tensor or array, got {type(grad).__name__}."
         )
     dtype = keras.backend.standardize_dtype(grad.dtype)
     if "float" not in dtype:
@@ -234,8 +233,6 @@ def centralize_gradients(
             "Gradient Centralization needs exactly one gradient per variable."
         )
     return [
-        centralize_gradient(g, conv_only=conv_only)
-        if centralizes(v, conv_only=conv_only)
-        else g
+        centralize_gradient(g, conv_only=conv_only) if centralizes(v, conv_only=conv_only) else g
         for g, v in zip(grads, variables)
     ]

@@ -209,9 +209,7 @@ def load_nyc_taxis() -> pd.DataFrame:
         raise ValueError(f"NYC taxi data file {path} is empty.") from error
     missing = [column for column in TAXI_COLUMNS if column not in trips.columns]
     if missing:
-        raise ValueError(
-            f"NYC taxi data file {path} lacks the required columns {missing}."
-        )
+        raise ValueError(f"NYC taxi data file {path} lacks the required columns {missing}.")
     if trips.empty:
         raise ValueError(f"NYC taxi data file {path} has no rows.")
     for column in _TAXI_NUMBER_COLUMNS + _TAXI_TIME_COLUMNS:
@@ -513,9 +511,7 @@ def load_horses_or_humans_arrays(
             ``horses_or_humans`` folder in it, or a split or class folder
             does not exist.
     """
-    _check_arguments(
-        image_size=image_size, train_subset=train_subset, test_subset=test_subset
-    )
+    _check_arguments(image_size=image_size, train_subset=train_subset, test_subset=test_subset)
     folder = _local_horses_or_humans_dir("load_horses_or_humans_arrays")
     return (
         _split_arrays(folder / "train", image_size, train_subset),
@@ -566,8 +562,7 @@ class ArrayBatches(keras.utils.PyDataset):
         _check_arguments(batch_size=batch_size)
         if shuffle_seed is not None and shuffle_seed < 0:
             raise ValueError(
-                f"shuffle_seed must be a non-negative integer or None, got "
-                f"{shuffle_seed}."
+                f"shuffle_seed must be a non-negative integer or None, got {shuffle_seed}."
             )
         self.images = images
         self.labels = labels
@@ -698,9 +693,7 @@ def load_horses_or_humans(
             ArrayBatches(*test, batch_size=batch_size),
         )
     if format != "tf":
-        raise ValueError(
-            f"format must be 'auto', 'tf' or 'numpy', got {format!r}."
-        )
+        raise ValueError(f"format must be 'auto', 'tf' or 'numpy', got {format!r}.")
     try:
         import tensorflow  # noqa: F401
     except ImportError as error:
@@ -714,9 +707,7 @@ def load_horses_or_humans(
         train, test = _tfds_horses_or_humans(image_size)
     else:
         train, test = _local_horses_or_humans(folder / "horses_or_humans", image_size)
-    train = _pipeline(
-        train, subset=train_subset, batch_size=batch_size, shuffle_seed=shuffle_seed
-    )
+    train = _pipeline(train, subset=train_subset, batch_size=batch_size, shuffle_seed=shuffle_seed)
     # The test set is never shuffled: evaluation order does not matter.
     test = _pipeline(test, subset=test_subset, batch_size=batch_size, shuffle_seed=None)
     return train, test
@@ -760,9 +751,7 @@ def _tfds_horses_or_humans(image_size: int) -> list[tf.data.Dataset]:
     return [ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE) for ds in splits]
 
 
-def _local_horses_or_humans(
-    folder: pathlib.Path, image_size: int
-) -> list[tf.data.Dataset]:
+def _local_horses_or_humans(folder: pathlib.Path, image_size: int) -> list[tf.data.Dataset]:
     """The train and test splits read from a local copy, in file order."""
     if not folder.is_dir():
         raise FileNotFoundError(f"Horses or Humans folder not found: {folder}")

@@ -143,8 +143,7 @@ class GCModel(keras.Model):
             logs = self.compute_metrics(x, y, y_pred, sample_weight)
         current = [scope.get_current_value(v) for v in self.metrics_variables]
         metrics_variables = [
-            v.value if value is None else value
-            for v, value in zip(self.metrics_variables, current)
+            v.value if value is None else value for v, value in zip(self.metrics_variables, current)
         ]
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 

@@ -91,8 +91,7 @@ def _check_where(where: Any) -> str:
 def _check_conv_only(conv_only: Any) -> bool:
     if not isinstance(conv_only, bool):
         raise TypeError(
-            f"conv_only must be True or False; got {conv_only!r} "
-            f"({type(conv_only).__name__})."
+            f"conv_only must be True or False; got {conv_only!r} ({type(conv_only).__name__})."
         )
     return conv_only
 
@@ -220,8 +219,7 @@ def _resolve_optimizer_class(optimizer_class: Any) -> type:
             return _public_optimizer_class(type(keras.optimizers.get(optimizer_class)))
         except ValueError as error:
             raise ValueError(
-                f"Unknown optimizer {optimizer_class!r}: Keras has no "
-                "optimizer by that name."
+                f"Unknown optimizer {optimizer_class!r}: Keras has no optimizer by that name."
             ) from error
     if isinstance(optimizer_class, type) and issubclass(
         optimizer_class, keras.optimizers.Optimizer

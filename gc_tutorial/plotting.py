@@ -11,7 +11,7 @@ figure stays open in ``pyplot``'s registry.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.axes
 import matplotlib.figure
@@ -41,9 +41,7 @@ def _new_axes(width: float = 6.4) -> matplotlib.axes.Axes:
 
 def _arm_colors(results: pd.DataFrame) -> dict[str, str]:
     cycle = rcParams["axes.prop_cycle"].by_key()["color"]
-    return {
-        arm: cycle[i % len(cycle)] for i, arm in enumerate(results["arm"].unique())
-    }
+    return {arm: cycle[i % len(cycle)] for i, arm in enumerate(results["arm"].unique())}
 
 
 def plot_curves(
@@ -51,6 +49,7 @@ def plot_curves(
     metric: str,
     splits: Sequence[str] = ("train", "validation"),
     ax: matplotlib.axes.Axes | None = None,
+    split_labels: Mapping[str, str] | None = None,
 ) -> matplotlib.figure.Figure:
     """Plot ``metric`` against epoch, mean over seeds with a ±1 std band.
 
@@ -64,6 +63,9 @@ def plot_curves(
         metric: Metric to plot, e.g. ``"loss"`` or ``"epoch_time_s"``.
         splits: Splits to draw, each as its own line per arm.
         ax: Axes to draw into; by default a new figure is made.
+        split_labels: Names to show in the legend for some splits, e.g.
+            ``{"validation": "test"}`` when the per-epoch validation data
+            was the test set; other splits are shown by their own names.
 
     Returns:
         The figure holding the axes.
@@ -75,13 +77,12 @@ def plot_curves(
     if results.duplicated(["seed", "arm", "epoch", "split", "metric"]).any():
         raise ValueError(SEVERAL_RUNS_ERROR)
     ax = _new_axes() if ax is None else ax
+    labels = dict(split_labels or {})
     colors = _arm_colors(results)
     for split_index, split in enumerate(splits):
         rows = metric_rows(results, metric, split)
         for arm, color in colors.items():
-            per_epoch = (
-                rows[rows["arm"] == arm].groupby("epoch")["value"].agg(["mean", "std"])
-            )
+            per_epoch = rows[rows["arm"] == arm].groupby("epoch")["value"].agg(["mean", "std"])
             if per_epoch.empty:
                 continue
             epochs = per_epoch.index.to_numpy()
@@ -93,12 +94,10 @@ def plot_curves(
                 color=color,
                 linestyle=_SPLIT_STYLES[split_index % len(_SPLIT_STYLES)],
                 marker="o" if len(epochs) == 1 else None,
-                label=f"{arm} ({split})",
+                label=f"{arm} ({labels.get(split, split)})",
             )
             if np.isfinite(std).any():
-                ax.fill_between(
-                    epochs, mean - std, mean + std, color=color, alpha=0.2, linewidth=0
-                )
+                ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
     n_seeds = results["seed"].nunique()
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
@@ -138,9 +137,7 @@ def plot_lr_sweep(
     rows = metric_rows(results, metric, split)
     final = rows[rows["epoch"] == rows["epoch"].max()]
     ax = _new_axes(width=8.0) if ax is None else ax
-    top_edge = matplotlib.transforms.blended_transform_factory(
-        ax.transData, ax.transAxes
-    )
+    top_edge = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
     for arm, color in _arm_colors(results).items():
         runs = final[final["arm"] == arm]
         if runs.empty:
@@ -154,9 +151,7 @@ def plot_lr_sweep(
         diverged = per_rate["diverged"].to_numpy(dtype=bool)
         mean = np.where(diverged, np.nan, per_rate["mean"].to_numpy(dtype=float))
         std = np.where(diverged, np.nan, per_rate["std"].to_numpy(dtype=float))
-        ax.errorbar(
-            rates, mean, yerr=std, color=color, marker="o", capsize=3, label=arm
-        )
+        ax.errorbar(rates, mean, yerr=std, color=color, marker="o", capsize=3, label=arm)
         if diverged.any():
             ax.plot(
                 rates[diverged],
@@ -240,27 +235,19 @@ def plot_epochs_to_reach(
     ax.set_xlabel(f"target {split} {metric} ({better} is better)")
     ax.set_ylabel("epochs to reach and keep it" if sustained else "epochs to reach it")
     n_seeds = reached["seed"].nunique()
-    ax.set_title(
-        f"median and range over {n_seeds} seed{'s' if n_seeds != 1 else ''}"
-    )
+    ax.set_title(f"median and range over {n_seeds} seed{'s' if n_seeds != 1 else ''}")
     ax.legend()
     return ax.figure
 
 
 def _panel_title(key: dict) -> str:
     epoch, window = int(key["epoch"]), int(key["window"])
-    when = (
-        f"epoch {epoch}"
-        if window == 1
-        else f"mean of epochs {epoch - window + 1}-{epoch}"
-    )
+    when = f"epoch {epoch}" if window == 1 else f"mean of epochs {epoch - window + 1}-{epoch}"
     title = f"{key['split']} {key['metric']}, {when}"
     return f"{key['study']}: {title}" if "study" in key else title
 
 
-def _draw_pair(
-    ax: matplotlib.axes.Axes, column: int, row: tuple, values: np.ndarray
-) -> str:
+def _draw_pair(ax: matplotlib.axes.Axes, column: int, row: tuple, values: np.ndarray) -> str:
     """Draw one GC arm's column of a paired-differences panel; return its label."""
     finite = values[np.isfinite(values)]
     spread = np.linspace(-0.3, -0.05, len(finite)) if len(finite) > 1 else -0.2
@@ -328,9 +315,7 @@ def plot_paired_differences(
     ncols = min(len(panels), 3)
     nrows = math.ceil(len(panels) / ncols)
     width = 1.0 + 1.9 * max(len(rows) for _, rows in panels)
-    figure = matplotlib.figure.Figure(
-        figsize=(width * ncols, 4.2 * nrows), layout="constrained"
-    )
+    figure = matplotlib.figure.Figure(figsize=(width * ncols, 4.2 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -341,9 +326,9 @@ def plot_paired_differences(
                 ax,
                 column,
                 row,
-                per_pair[tuple(getattr(row, key) for key in keys)][
-                    "difference"
-                ].to_numpy(dtype=float),
+                per_pair[tuple(getattr(row, key) for key in keys)]["difference"].to_numpy(
+                    dtype=float
+                ),
             )
             for column, row in enumerate(rows.itertuples(index=False))
         ]

@@ -88,7 +88,9 @@ def worker_env(backend: str, scenario: str) -> dict[str, str]:
     return env
 
 
-def run_worker(scenario: str, backend: str, out: Path | str, timeout: float = 600) -> dict[str, Any]:
+def run_worker(
+    scenario: str, backend: str, out: Path | str, timeout: float = 600
+) -> dict[str, Any]:
     """Run this script as ``python backend_worker.py scenario out`` under ``backend``.
 
     Scratch files (a saved model) go to ``out``'s folder.
@@ -101,8 +103,11 @@ def run_worker(scenario: str, backend: str, out: Path | str, timeout: float = 60
     """
     command = [sys.executable, str(WORKER), scenario, str(out)]
     done = subprocess.run(
-        command, env=worker_env(backend, scenario), capture_output=True,
-        text=True, timeout=timeout,
+        command,
+        env=worker_env(backend, scenario),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if done.returncode != 0:
         raise RuntimeError(
@@ -196,7 +201,7 @@ def gc_optimizers() -> dict[str, Any]:
     """The optimizers compared on every backend, made fresh on each call."""
     import keras
 
-    from gc_tutorial import GCAdam, GCSGD, GradientCentralization, centralized
+    from gc_tutorial import GCSGD, GCAdam, GradientCentralization, centralized
 
     return {
         "GCSGD": GCSGD(0.1, momentum=0.9),
@@ -246,7 +251,7 @@ def routes(out_dir: Path) -> dict[str, Any]:
 
 def device_optimizers() -> dict[str, Any]:
     """Factories of the optimizers trained on one device and on two."""
-    from gc_tutorial import GCAdam, GCSGD
+    from gc_tutorial import GCSGD, GCAdam
 
     return {
         "GCSGD": lambda: GCSGD(0.1, momentum=0.9),
@@ -429,7 +434,8 @@ def mixed_precision_losses(epochs: int = 5, batch_size: int = 64) -> dict[str, A
     shapes = [(3, 32), (32,), (32, 32), (32,), (32, 1), (1,)]
     start = [
         (rng.normal(size=shape) * np.sqrt(2 / shape[0])).astype("float32")
-        if len(shape) == 2 else np.zeros(shape, "float32")
+        if len(shape) == 2
+        else np.zeros(shape, "float32")
         for shape in shapes
     ]
     results: dict[str, Any] = {"steps": epochs * -(-len(x) // batch_size)}
@@ -437,12 +443,14 @@ def mixed_precision_losses(epochs: int = 5, batch_size: int = 64) -> dict[str, A
     try:
         for policy in ("float32", "mixed_float16"):
             keras.mixed_precision.set_dtype_policy(policy)
-            model = keras.Sequential([
-                keras.Input((3,)),
-                keras.layers.Dense(32, activation="relu"),
-                keras.layers.Dense(32, activation="relu"),
-                keras.layers.Dense(1, dtype="float32"),
-            ])
+            model = keras.Sequential(
+                [
+                    keras.Input((3,)),
+                    keras.layers.Dense(32, activation="relu"),
+                    keras.layers.Dense(32, activation="relu"),
+                    keras.layers.Dense(1, dtype="float32"),
+                ]
+            )
             model.set_weights(start)
             optimizer = GCAdam(3e-3)
             if policy == "mixed_float16":
@@ -480,7 +488,10 @@ def main(argv: list[str]) -> int:
     scenario, out = argv[0], Path(argv[1])
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if backend not in SCENARIOS[scenario]:
-        print(f"scenario {scenario!r} needs KERAS_BACKEND in {SCENARIOS[scenario]}, not {backend!r}", file=sys.stderr)
+        print(
+            f"scenario {scenario!r} needs KERAS_BACKEND in {SCENARIOS[scenario]}, not {backend!r}",
+            file=sys.stderr,
+        )
         return 2
     if scenario == "jax_data_parallel":
         os.environ.update(worker_env(backend, scenario))  # before jax starts

@@ -6,10 +6,11 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import gc_tutorial  # noqa: E402,F401  (quiets TensorFlow's C++ start-up log)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+import gc_tutorial  # noqa: E402,F401  (quiets TensorFlow's C++ start-up log)
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-
 from backend_worker import max_difference
 from conftest import cnn_data, small_cnn
 
@@ -20,7 +19,9 @@ def fresh_copy(model: keras.Model, model_class: type = keras.Model) -> keras.Mod
     return clone
 
 
-def train(model: keras.Model, optimizer: keras.optimizers.Optimizer, steps: int) -> list[np.ndarray]:
+def train(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, steps: int
+) -> list[np.ndarray]:
     """Compile and fit ``steps`` full-batch steps on fixed data; return weights."""
     x, y = cnn_data()
     model.compile(optimizer=optimizer, loss=LOSS)

@@ -15,11 +15,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import backend_worker as worker
 import numpy as np
 import pytest
-
-import backend_worker as worker
-from helpers import unit_means_of
 from backend_worker import (
     BACKEND_TOLERANCE,
     BACKENDS,
@@ -29,6 +27,7 @@ from backend_worker import (
     SAME_BACKEND_TOLERANCE,
     max_difference,
 )
+from helpers import unit_means_of
 
 
 def require(backend: str) -> None:
@@ -79,10 +78,17 @@ def test_gc_sgd_keeps_kernel_unit_means_and_gcc_only_the_conv_ones(results, back
     r = results("routes", backend)
     start = r["initial"]
     for kernel in (CONV_KERNEL, DENSE_KERNEL):
-        np.testing.assert_allclose(unit_means(r["GCSGD"], kernel), unit_means(start, kernel), atol=1e-6)
+        np.testing.assert_allclose(
+            unit_means(r["GCSGD"], kernel), unit_means(start, kernel), atol=1e-6
+        )
         assert np.max(np.abs(unit_means(r["SGD"], kernel) - unit_means(start, kernel))) > GC_EFFECT
-    np.testing.assert_allclose(unit_means(r["GCCSGD"], CONV_KERNEL), unit_means(start, CONV_KERNEL), atol=1e-6)
-    assert np.max(np.abs(unit_means(r["GCCSGD"], DENSE_KERNEL) - unit_means(start, DENSE_KERNEL))) > GC_EFFECT
+    np.testing.assert_allclose(
+        unit_means(r["GCCSGD"], CONV_KERNEL), unit_means(start, CONV_KERNEL), atol=1e-6
+    )
+    assert (
+        np.max(np.abs(unit_means(r["GCCSGD"], DENSE_KERNEL) - unit_means(start, DENSE_KERNEL)))
+        > GC_EFFECT
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -66,9 +66,7 @@ def test_is_idempotent(shape):
 def test_is_linear(shape):
     a, b = _random(shape, 1), _random(shape, 2)
     combined = centralize_gradient(2.0 * a - 3.0 * b)
-    separate = 2.0 * np.asarray(centralize_gradient(a)) - 3.0 * np.asarray(
-        centralize_gradient(b)
-    )
+    separate = 2.0 * np.asarray(centralize_gradient(a)) - 3.0 * np.asarray(centralize_gradient(b))
     np.testing.assert_allclose(np.asarray(combined), separate, atol=1e-5)
 
 
@@ -118,9 +116,7 @@ def test_leaves_sparse_embedding_gradients_untouched():
 
 def test_conv_only_centralizes_conv_kernels_and_skips_dense():
     dense, conv1d, conv2d = _random((7, 5)), _random((3, 4, 6)), _random((3, 3, 4, 8))
-    out_dense, out_1d, out_2d = centralize_gradients(
-        [dense, conv1d, conv2d], conv_only=True
-    )
+    out_dense, out_1d, out_2d = centralize_gradients([dense, conv1d, conv2d], conv_only=True)
     assert out_dense is dense
     np.testing.assert_allclose(np.asarray(out_1d), torch_layout_reference(conv1d), atol=1e-6)
     np.testing.assert_allclose(np.asarray(out_2d), torch_layout_reference(conv2d), atol=1e-6)

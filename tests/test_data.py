@@ -34,9 +34,7 @@ from gc_tutorial import data
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
-SEABORN_TAXIS_URL = (
-    "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/taxis.csv"
-)
+SEABORN_TAXIS_URL = "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/taxis.csv"
 
 
 def real_data_dir() -> Path:
@@ -127,9 +125,7 @@ def test_taxis_are_the_6433_real_trips(local_data):
     assert trips["payment"].isna().any()  # empty fields outside the model: kept
 
 
-def test_taxis_are_downloaded_from_seaborn_without_the_variable(
-    tmp_path, monkeypatch
-):
+def test_taxis_are_downloaded_from_seaborn_without_the_variable(tmp_path, monkeypatch):
     copy = tmp_path / "taxis.csv"
     shutil.copy(real_data_dir() / "nyc_taxis" / "taxis.csv", copy)
     requests = []
@@ -160,9 +156,7 @@ def write_taxi_csv(folder: Path, text: str) -> Path:
 
 def test_taxi_csv_lacking_columns_is_an_error(tmp_path, monkeypatch):
     trips = pd.read_csv(real_data_dir() / "nyc_taxis" / "taxis.csv", nrows=5)
-    path = write_taxi_csv(
-        tmp_path, trips.drop(columns=["fare", "distance"]).to_csv(index=False)
-    )
+    path = write_taxi_csv(tmp_path, trips.drop(columns=["fare", "distance"]).to_csv(index=False))
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
     with pytest.raises(ValueError) as error:
         data.load_nyc_taxis()
@@ -297,7 +291,7 @@ def test_images_are_float_pixels_with_binary_labels(local_data):
         images, labels = all_images(ds), all_labels(ds)
         assert images.shape == (size, 64, 64, 3)
         assert images.dtype == np.float32 and labels.dtype == np.int32
-        assert 0.0 <= images.min() and images.max() <= 255.0
+        assert images.min() >= 0.0 and images.max() <= 255.0
         assert images.max() > 1.0  # not rescaled
         assert set(labels) == {0, 1}  # both classes, nothing else
         assert int(ds.cardinality()) == size // 16
@@ -430,9 +424,7 @@ PIXEL_TOLERANCE = 1e-3
 SIZE = 32  # the NumPy-form tests share the decode of the images at this size
 
 
-def matching_images(
-    images: np.ndarray, others: np.ndarray, tolerance: float
-) -> np.ndarray:
+def matching_images(images: np.ndarray, others: np.ndarray, tolerance: float) -> np.ndarray:
     """For each image, the index of the one in ``others`` it matches.
 
     Fails unless every image is within ``tolerance`` (largest pixel
@@ -486,7 +478,7 @@ def test_arrays_have_the_real_sizes_and_label_order(local_data):
         (x_test, y_test, [128, 128]),
     ):
         assert images.dtype == np.float32 and labels.dtype == np.int32
-        assert 0.0 <= images.min() and images.max() <= 255.0
+        assert images.min() >= 0.0 and images.max() <= 255.0
         assert images.max() > 1.0  # not rescaled
         # File order: all horses (0), then all humans (1).
         np.testing.assert_array_equal(labels, np.repeat([0, 1], counts))
@@ -675,15 +667,13 @@ def test_numpy_form_runs_without_tensorflow(local_data, backend):
 @pytest.mark.parametrize("image_size", [300, 48])
 def test_tfds_images_are_float_pixels_at_the_asked_size(monkeypatch, image_size):
     monkeypatch.delenv(data.DATA_ENV, raising=False)
-    with tfds.testing.mock_data(
-        num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE
-    ):
+    with tfds.testing.mock_data(num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE):
         train, test = data.load_horses_or_humans(image_size=image_size, batch_size=4)
         for ds in (train, test):
             images, labels = all_images(ds), all_labels(ds)
             assert images.shape == (6, image_size, image_size, 3)
             assert images.dtype == np.float32 and labels.dtype == np.int32
-            assert 0.0 <= images.min() and images.max() <= 255.0
+            assert images.min() >= 0.0 and images.max() <= 255.0
             assert images.max() > 1.0
             assert set(labels) <= {0, 1}
             assert ds.element_spec[0].shape.as_list() == [

@@ -26,11 +26,7 @@ def regression_data(seed: int) -> tuple[tf.data.Dataset, ...]:
     rng = np.random.default_rng(1234)
     x = rng.normal(size=(96, N_FEATURES)).astype("float32")
     y = (x @ np.arange(1, N_FEATURES + 1, dtype="float32"))[:, None]
-    train = (
-        tf.data.Dataset.from_tensor_slices((x[:64], y[:64]))
-        .shuffle(64, seed=seed)
-        .batch(16)
-    )
+    train = tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).shuffle(64, seed=seed).batch(16)
     validation = tf.data.Dataset.from_tensor_slices((x[64:80], y[64:80])).batch(16)
     test = tf.data.Dataset.from_tensor_slices((x[80:], y[80:])).batch(16)
     return train, validation, test
@@ -58,9 +54,7 @@ class RecordingBuilder:
         model = keras.Sequential(
             [
                 keras.Input(shape=(N_FEATURES,)),
-                keras.layers.Dense(
-                    8, activation="relu", kernel_initializer=initializer
-                ),
+                keras.layers.Dense(8, activation="relu", kernel_initializer=initializer),
                 keras.layers.Dropout(0.2),
                 keras.layers.Dense(1, kernel_initializer=initializer),
             ]
@@ -116,9 +110,7 @@ def test_train_and_validation_every_epoch_test_once_at_the_end(paired_run):
     for split, epochs in [("train", {1, 2}), ("validation", {1, 2}), ("test", {2})]:
         rows = results[results["split"] == split]
         assert set(rows["epoch"]) == epochs
-        assert len(rows) == rows.groupby(["seed", "arm", "metric"]).ngroups * len(
-            epochs
-        )
+        assert len(rows) == rows.groupby(["seed", "arm", "metric"]).ngroups * len(epochs)
 
 
 def test_epoch_wall_time_is_recorded(paired_run):
@@ -192,9 +184,7 @@ def test_every_arm_starts_from_the_reference_weights():
 )
 def test_compare_optimizers_rejects_empty_or_zero(arms, seeds, epochs, match):
     with pytest.raises(ValueError, match=match):
-        compare_optimizers(
-            RecordingBuilder(), arms, regression_data, seeds, epochs, COMPILE
-        )
+        compare_optimizers(RecordingBuilder(), arms, regression_data, seeds, epochs, COMPILE)
 
 
 # --- lr_sweep ---------------------------------------------------------------
@@ -215,7 +205,13 @@ def sweep():
 
 def test_sweep_adds_learning_rate_to_the_tidy_columns(sweep):
     assert list(sweep.columns) == [
-        "learning_rate", "seed", "arm", "epoch", "split", "metric", "value"
+        "learning_rate",
+        "seed",
+        "arm",
+        "epoch",
+        "split",
+        "metric",
+        "value",
     ]
     assert set(sweep["learning_rate"]) == {0.01, 1e6}
 

@@ -34,9 +34,7 @@ def reach(frame, targets, mode, arm="Adam", seed=0):
 
 def test_reaching_a_lower_target_is_the_first_epoch_at_or_below_it():
     frame = validation_curves({("Adam", 0): [3.0, 2.0, 2.5, 1.0]})
-    assert reach(frame, [3.5, 3.0, 2.2, 2.0, 1.5, 0.5], "min") == [
-        1, 1, 2, 2, 4, math.inf
-    ]
+    assert reach(frame, [3.5, 3.0, 2.2, 2.0, 1.5, 0.5], "min") == [1, 1, 2, 2, 4, math.inf]
 
 
 def test_reaching_a_higher_target_is_the_first_epoch_at_or_above_it():
@@ -60,10 +58,14 @@ def test_a_non_finite_value_reaches_nothing():
 
 
 def test_reach_frame_has_one_row_per_target_arm_and_seed():
-    frame = validation_curves({
-        ("Adam", 0): [3.0, 2.0], ("Adam", 1): [2.0, 1.0],
-        ("Adam + GC", 0): [2.5, 1.5], ("Adam + GC", 1): [2.5, 0.5],
-    })
+    frame = validation_curves(
+        {
+            ("Adam", 0): [3.0, 2.0],
+            ("Adam", 1): [2.0, 1.0],
+            ("Adam + GC", 0): [2.5, 1.5],
+            ("Adam + GC", 1): [2.5, 0.5],
+        }
+    )
     reached = epochs_to_reach(frame, "mae", [2.0, 1.0], mode="min")
     assert list(reached.columns) == list(REACH_COLUMNS)
     assert len(reached) == 2 * 2 * 2
@@ -103,11 +105,16 @@ def test_reach_rejects_several_runs_per_arm_and_seed():
 def test_reach_summary_counts_medians_ranges_and_paired_order():
     # Target 2.0: Adam needs 1, 2, never; GC needs 1, 1, 3.
     # Target 0.0: nobody gets there.
-    frame = validation_curves({
-        ("Adam", 0): [2.0, 1.0, 1.0], ("Adam", 1): [3.0, 2.0, 2.0], ("Adam", 2): [3.0, 3.0, 3.0],
-        ("Adam + GC", 0): [2.0, 1.0, 1.0], ("Adam + GC", 1): [2.0, 2.0, 2.0],
-        ("Adam + GC", 2): [3.0, 3.0, 2.0],
-    })
+    frame = validation_curves(
+        {
+            ("Adam", 0): [2.0, 1.0, 1.0],
+            ("Adam", 1): [3.0, 2.0, 2.0],
+            ("Adam", 2): [3.0, 3.0, 3.0],
+            ("Adam + GC", 0): [2.0, 1.0, 1.0],
+            ("Adam + GC", 1): [2.0, 2.0, 2.0],
+            ("Adam + GC", 2): [3.0, 3.0, 2.0],
+        }
+    )
     reached = epochs_to_reach(frame, "mae", [2.0, 0.0], mode="min")
     summary = summarize_epochs_to_reach(reached, baseline="Adam", treatment="Adam + GC")
     assert list(summary.index) == [0.0, 2.0]
@@ -124,9 +131,13 @@ def test_reach_summary_counts_medians_ranges_and_paired_order():
 
 
 def test_reach_summary_rejects_bad_requests():
-    frame = validation_curves({
-        ("Adam", 0): [2.0], ("Adam", 1): [2.0], ("Adam + GC", 0): [2.0],
-    })
+    frame = validation_curves(
+        {
+            ("Adam", 0): [2.0],
+            ("Adam", 1): [2.0],
+            ("Adam + GC", 0): [2.0],
+        }
+    )
     reached = epochs_to_reach(frame, "mae", [2.0], mode="min")
     with pytest.raises(ValueError, match="both 'Adam'"):
         summarize_epochs_to_reach(reached, baseline="Adam", treatment="Adam")

@@ -94,9 +94,7 @@ ARMS = ["SGD", "SGD + GC"]
 def scores(results: pd.DataFrame) -> pd.DataFrame:
     """Every row but the epoch times, in a fixed order."""
     kept = results[results["metric"] != "epoch_time_s"]
-    return kept.sort_values(["arm", "seed", "split", "metric", "epoch"]).reset_index(
-        drop=True
-    )
+    return kept.sort_values(["arm", "seed", "split", "metric", "epoch"]).reset_index(drop=True)
 
 
 def provenance(out: Path) -> list[dict]:
@@ -311,17 +309,34 @@ def real_data_dir() -> Path:
 def test_command_line_runs_the_taxi_smoke_study(tmp_path, capsys):
     out = tmp_path / "nyc_taxi_smoke.csv"
     done = subprocess.run(
-        [sys.executable, "-m", "gc_tutorial.experiments", "run", "nyc_taxi",
-         "--profile", "smoke", "--arms", "Adam", "Adam + GC", "--seeds", "0",
-         "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "gc_tutorial.experiments",
+            "run",
+            "nyc_taxi",
+            "--profile",
+            "smoke",
+            "--arms",
+            "Adam",
+            "Adam + GC",
+            "--seeds",
+            "0",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
         env={**os.environ, DATA_ENV: str(real_data_dir())},
     )
     assert done.returncode == 0, done.stderr
     assert "[2/2] Adam + GC seed 0" in done.stdout
     results = pd.read_csv(out)
     assert set(zip(results["arm"], results["seed"], results["epoch"])) == {
-        ("Adam", 0, 1), ("Adam + GC", 0, 1)
+        ("Adam", 0, 1),
+        ("Adam + GC", 0, 1),
     }
     assert {"mae", "loss"} <= set(results.loc[results["split"] == "test", "metric"])
     assert len(provenance(out)) == 2
@@ -346,8 +361,12 @@ def test_the_runner_needs_no_tensorflow_on_jax(tmp_path):
     code = BLOCK_TENSORFLOW.format(study=TINY_STUDY, out=str(out))
     env_path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": env_path}, timeout=300,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": env_path},
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert {r["backend"] for r in provenance(out)} == {"jax"}

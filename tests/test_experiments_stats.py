@@ -45,13 +45,9 @@ def handmade_results(baseline, treatment, metric="loss", split="test"):
 
 def test_summary_per_arm_and_paired_difference():
     results = handmade_results(baseline=[1.0, 2.0, 3.0], treatment=[1.5, 2.0, 4.0])
-    summary = summarize(
-        results, "loss", split="test", baseline="Adam", treatment="Adam + GC"
-    )
+    summary = summarize(results, "loss", split="test", baseline="Adam", treatment="Adam + GC")
     assert list(summary.index) == ["Adam", "Adam + GC", "Adam + GC - Adam"]
-    assert list(summary.columns) == [
-        "mean", "std", "n", "ci95_low", "ci95_high", "verdict"
-    ]
+    assert list(summary.columns) == ["mean", "std", "n", "ci95_low", "ci95_high", "verdict"]
     assert summary.loc["Adam", "mean"] == pytest.approx(2.0)
     assert summary.loc["Adam", "std"] == pytest.approx(1.0)
     assert summary.loc["Adam + GC", "mean"] == pytest.approx(7.5 / 3)
@@ -66,9 +62,9 @@ def test_summary_per_arm_and_paired_difference():
     assert difference["ci95_low"] == pytest.approx(0.5 - half_width)
     assert difference["ci95_high"] == pytest.approx(0.5 + half_width)
     assert difference["verdict"] == "within noise"
-    assert summary.loc["Adam", "ci95_low"] == pytest.approx(
-        2.0 - T_975_2DOF / math.sqrt(3)
-    )
+    # 2.0 - 4.30 / sqrt(3) = -0.48: a loss is never negative, so its interval stops at 0.
+    assert summary.loc["Adam", "ci95_low"] == 0.0
+    assert summary.loc["Adam", "ci95_high"] == pytest.approx(2.0 + T_975_2DOF / math.sqrt(3))
 
 
 def test_consistent_difference_is_not_noise():
@@ -80,16 +76,40 @@ def test_consistent_difference_is_not_noise():
     assert difference["mean"] == pytest.approx(-0.5)
     half_width = T_975_2DOF * 0.1 / math.sqrt(3)
     assert difference["ci95_high"] == pytest.approx(-0.5 + half_width)
-    assert difference["verdict"] == "Adam + GC lower"
+    assert difference["verdict"] == "Adam + GC better"  # a lower loss
     flipped = summarize(results, "loss", baseline="Adam + GC", treatment="Adam")
-    assert flipped.loc["Adam - Adam + GC", "verdict"] == "Adam higher"
+    assert flipped.loc["Adam - Adam + GC", "verdict"] == "Adam worse"
+    as_score = summarize(results, "loss", baseline="Adam", treatment="Adam + GC", better="higher")
+    assert as_score.loc["Adam + GC - Adam", "verdict"] == "Adam + GC worse"
+
+
+def test_accuracy_intervals_stay_within_their_range():
+    # Three seeds far apart: the unclipped interval of the baseline's mean
+    # accuracy, 0.5 +- 4.3 * 0.4 / sqrt(3), would reach beyond 0 and 1.
+    results = handmade_results(
+        baseline=[0.1, 0.5, 0.9], treatment=[0.9, 0.95, 1.0], metric="accuracy"
+    )
+    summary = summarize(results, "accuracy", baseline="Adam", treatment="Adam + GC")
+    assert summary.loc["Adam", "ci95_low"] == 0.0
+    assert summary.loc["Adam", "ci95_high"] == 1.0
+    difference = summary.loc["Adam + GC - Adam"]
+    assert -1.0 <= difference["ci95_low"] < difference["ci95_high"] <= 1.0
+    assert difference["verdict"] == "within noise"
+
+
+def test_a_metric_of_unknown_direction_needs_better():
+    results = handmade_results(baseline=[1.0, 2.0], treatment=[1.0, 2.0], metric="fare_error")
+    with pytest.raises(ValueError, match="better='lower'"):
+        summarize(results, "fare_error", baseline="Adam", treatment="Adam + GC")
+    summary = summarize(
+        results, "fare_error", baseline="Adam", treatment="Adam + GC", better="lower"
+    )
+    assert summary.loc["Adam + GC - Adam", "verdict"] == "within noise"
 
 
 def test_summary_takes_the_requested_epoch():
     results = handmade_results(baseline=[1.0, 2.0, 3.0], treatment=[1.0, 2.0, 3.0])
-    summary = summarize(
-        results, "loss", baseline="Adam", treatment="Adam + GC", epoch=1
-    )
+    summary = summarize(results, "loss", baseline="Adam", treatment="Adam + GC", epoch=1)
     assert summary.loc["Adam", "mean"] == pytest.approx(101.0)
 
 
@@ -122,9 +142,7 @@ def test_summary_rejects_bad_requests():
             baseline="Adam",
             treatment="Adam + GC",
         )
-    sweep = pd.concat(
-        [results.assign(learning_rate=0.1), results.assign(learning_rate=0.01)]
-    )
+    sweep = pd.concat([results.assign(learning_rate=0.1), results.assign(learning_rate=0.01)])
     with pytest.raises(ValueError, match="several runs"):
         summarize(sweep, "loss", baseline="Adam", treatment="Adam + GC")
 
@@ -160,14 +178,17 @@ def planted(shift: float, n: int = 12, noise: float = 0.02, level: float = 1.0):
 
 @pytest.mark.parametrize(
     "metric, shift, verdict",
-    [("loss", -0.2, "better"), ("loss", 0.2, "worse"),
-     ("accuracy", 0.05, "better"), ("accuracy", -0.05, "worse")],
+    [
+        ("loss", -0.2, "better"),
+        ("loss", 0.2, "worse"),
+        ("accuracy", 0.05, "better"),
+        ("accuracy", -0.05, "worse"),
+    ],
 )
 def test_a_planted_shift_is_found_with_the_metrics_direction(metric, shift, verdict):
     level = 0.8 if metric == "accuracy" else 1.0
     baseline, treatment = planted(shift, level=level, noise=0.005)
-    row = one_pair(paired_frame(baseline, treatment, metric=metric), metric=metric,
-                   split="test")
+    row = one_pair(paired_frame(baseline, treatment, metric=metric), metric=metric, split="test")
     assert row.verdict == verdict
     assert row.mean_difference == pytest.approx(shift)
     assert row.ci95_low < shift < row.ci95_high
@@ -208,7 +229,7 @@ def test_no_shift_intervals_cover_zero_at_the_nominal_rate():
     pairs = {f"GC {draw}": f"base {draw}" for draw in range(n_draws)}
     table = paired_statistics(results, pairs, "loss", "test")
     assert len(table) == n_draws and (table["n"] == n_seeds).all()
-    covered = (table["ci95_low"] <= 0) & (0 <= table["ci95_high"])
+    covered = (table["ci95_low"] <= 0) & (table["ci95_high"] >= 0)
     assert covered.mean() == pytest.approx(0.95, abs=0.035)
     assert (covered == (table["verdict"] == "no detectable difference")).all()
     assert (table["wilcoxon_p"] < 0.05).mean() <= 0.05 + 0.035
@@ -255,8 +276,7 @@ def test_no_detectable_difference_comes_with_its_mde():
 
 
 def test_all_zero_differences():
-    row = one_pair(paired_frame([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]), metric="loss",
-                   split="test")
+    row = one_pair(paired_frame([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]), metric="loss", split="test")
     assert (row.mean_difference, row.sd_difference) == (0.0, 0.0)
     assert row.wilcoxon_p == 1.0
     assert (row.better_in, row.worse_in) == (0, 0)
@@ -264,8 +284,9 @@ def test_all_zero_differences():
 
 
 def test_a_non_finite_difference_is_counted_but_leaves_the_interval_undetermined():
-    row = one_pair(paired_frame([1.0, 1.0, 1.0], [0.5, np.nan, np.inf]), metric="loss",
-                   split="test")
+    row = one_pair(
+        paired_frame([1.0, 1.0, 1.0], [0.5, np.nan, np.inf]), metric="loss", split="test"
+    )
     assert row.verdict == "undetermined"
     assert (row.better_in, row.worse_in, row.n) == (1, 1, 3)
     assert all(math.isnan(v) for v in (row.ci95_low, row.ci95_high, row.wilcoxon_p, row.mde80))
@@ -294,8 +315,16 @@ def test_accuracy_intervals_stay_within_their_range():
 def test_arm_summary_is_tidy():
     summary = arm_summary(paired_frame([1.0, 2.0, 3.0], [1.5, 2.0, 4.0]), "loss", "test")
     assert list(summary.columns) == [
-        "arm", "metric", "split", "epoch", "window", "n", "mean", "sd",
-        "ci95_low", "ci95_high",
+        "arm",
+        "metric",
+        "split",
+        "epoch",
+        "window",
+        "n",
+        "mean",
+        "sd",
+        "ci95_low",
+        "ci95_high",
     ]
     assert summary["arm"].tolist() == ["base", "GC"]
     assert summary.loc[0, "mean"] == pytest.approx(2.0)
@@ -309,8 +338,9 @@ def curves(n_seeds=4, epochs=10):
         for arm, gain in (("Adam", 0.0), ("Adam + GC", 0.01), ("Adam + GC on the update", 0.0)):
             for epoch in range(1, epochs + 1):
                 rows.append((seed, arm, epoch, "train", "loss", 1.0 / epoch + 0.1 * seed - gain))
-                rows.append((seed, arm, epoch, "test", "accuracy",
-                             0.5 + 0.02 * epoch + 0.01 * seed + gain))
+                rows.append(
+                    (seed, arm, epoch, "test", "accuracy", 0.5 + 0.02 * epoch + 0.01 * seed + gain)
+                )
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
@@ -364,8 +394,10 @@ def test_report_holds_the_three_fixed_quantities():
 
 def test_statistics_keep_extra_key_columns():
     differences = pd.concat(
-        [paired_differences(curves(), PAIRS, "accuracy", "test").assign(study=name)
-         for name in ("one", "two")]
+        [
+            paired_differences(curves(), PAIRS, "accuracy", "test").assign(study=name)
+            for name in ("one", "two")
+        ]
     )
     table = difference_statistics(differences)
     assert list(table.columns[:7]) == [*STATISTICS_COLUMNS[:6], "study"]
@@ -376,8 +408,9 @@ def test_unknown_metric_needs_a_direction():
     results = paired_frame([1.0, 2.0], [1.5, 2.5], metric="fare_error")
     with pytest.raises(ValueError, match="better='lower' or better='higher'"):
         paired_statistics(results, {"GC": "base"}, "fare_error", "test")
-    row, = paired_statistics(results, {"GC": "base"}, "fare_error", "test",
-                             better="higher").itertuples()
+    (row,) = paired_statistics(
+        results, {"GC": "base"}, "fare_error", "test", better="higher"
+    ).itertuples()
     assert row.better == "higher" and row.better_in == 2
     with pytest.raises(ValueError, match="'lower' or 'higher'"):
         paired_statistics(results, {"GC": "base"}, "fare_error", "test", better="up")

@@ -102,10 +102,18 @@ def optimizer_of(study: Study, arm: str) -> keras.optimizers.Optimizer:
     [
         (HORSES_OR_HUMANS, "RMSprop", keras.optimizers.RMSprop, 1e-4),
         (HORSES_OR_HUMANS, "RMSprop + GC", gc_tutorial.GCRMSprop, 1e-4),
-        (HORSES_OR_HUMANS, "SGD momentum", keras.optimizers.SGD,
-         HORSES_OR_HUMANS_SGD_LEARNING_RATE),
-        (HORSES_OR_HUMANS, "SGD momentum + GC", gc_tutorial.GCSGD,
-         HORSES_OR_HUMANS_SGD_LEARNING_RATE),
+        (
+            HORSES_OR_HUMANS,
+            "SGD momentum",
+            keras.optimizers.SGD,
+            HORSES_OR_HUMANS_SGD_LEARNING_RATE,
+        ),
+        (
+            HORSES_OR_HUMANS,
+            "SGD momentum + GC",
+            gc_tutorial.GCSGD,
+            HORSES_OR_HUMANS_SGD_LEARNING_RATE,
+        ),
         (HORSES_OR_HUMANS, "Adam", keras.optimizers.Adam, 1e-3),
         (NYC_TAXI, "Adam + GC", gc_tutorial.GCAdam, 1e-3),
     ],
@@ -153,9 +161,7 @@ def test_unknown_profile_lists_the_profiles():
 
 def test_studies_resolve_by_name_or_import_path():
     assert resolve_study("nyc_taxi") is NYC_TAXI
-    assert resolve_study("gc_tutorial.experiments.studies:HORSES_OR_HUMANS") is (
-        HORSES_OR_HUMANS
-    )
+    assert resolve_study("gc_tutorial.experiments.studies:HORSES_OR_HUMANS") is (HORSES_OR_HUMANS)
     with pytest.raises(ValueError, match="module:ATTRIBUTE"):
         resolve_study("cifar")
     with pytest.raises(ValueError, match="does not name a gc_tutorial.experiments.Study"):
@@ -195,7 +201,9 @@ def test_cleaning_drops_what_chapter_6_drops(real_data):
 def test_arrays_are_split_standardized_and_read_only(real_data):
     arrays = taxi_fare_arrays()
     assert {name: len(y) for name, y in arrays.y.items()} == {
-        "train": 4370, "validation": 936, "test": 937
+        "train": 4370,
+        "validation": 936,
+        "test": 937,
     }
     assert arrays.feature_names[:3] == ("distance", "duration_min", "hour_sin")
     assert len(arrays.feature_names) == arrays.x["train"].shape[1] == 22

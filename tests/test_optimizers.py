@@ -8,26 +8,27 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import pytest
+from conftest import cnn_data, small_cnn
+from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train, unit_means_of
 from keras import ops
 
 import gc_tutorial
 from gc_tutorial import (
+    GCSGD,
     GCAdam,
     GCAdamW,
     GCModel,
     GCRMSprop,
-    GCSGD,
     GradientCentralization,
     centralize_gradients,
     centralized,
 )
 from gc_tutorial.legacy import KerasIOGCRMSprop
 
-from conftest import cnn_data, small_cnn
-from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train, unit_means_of
 
-
-def hand_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, transform: Callable) -> list[np.ndarray]:
+def hand_step(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, transform: Callable
+) -> list[np.ndarray]:
     """One step of ``optimizer`` on ``transform(gradients)``, computed by hand."""
     x, y = cnn_data()
     grads = gradients(model, keras.losses.SparseCategoricalCrossentropy(), x, y)
@@ -48,7 +49,9 @@ def gradients(model: keras.Model, loss_fn: Callable, x: np.ndarray, y: np.ndarra
         import jax
 
         def loss_of(trainable):
-            y_pred, _ = model.stateless_call(trainable, model.non_trainable_variables, x, training=True)
+            y_pred, _ = model.stateless_call(
+                trainable, model.non_trainable_variables, x, training=True
+            )
             return loss_fn(y, y_pred)
 
         return jax.grad(loss_of)([v.value for v in model.trainable_variables])
@@ -139,7 +142,10 @@ def test_gcmodel_reports_the_same_loss_and_metrics_as_fit():
     base = small_cnn()
     x, y = cnn_data()
     histories = []
-    for model, optimizer in [(fresh_copy(base), GCAdam(1e-2)), (fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2))]:
+    for model, optimizer in [
+        (fresh_copy(base), GCAdam(1e-2)),
+        (fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2)),
+    ]:
         model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"])
         histories.append(model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history)
     for key in ("loss", "accuracy"):
@@ -212,9 +218,7 @@ def test_gc_comes_before_gradient_clipping():
     by_hand = hand_step(
         fresh_copy(base),
         keras.optimizers.SGD(0.1),
-        lambda grads: [
-            clip_by_norm(g, 0.01) for g in centralize_gradients(grads)
-        ],
+        lambda grads: [clip_by_norm(g, 0.01) for g in centralize_gradients(grads)],
     )
     assert max_difference(gc_then_clip, by_hand) < 1e-6
 
@@ -328,8 +332,15 @@ def test_centralized_rejects_unknown_optimizer_classes(bad, error, message):
 
 def test_public_api_is_exported():
     assert set(gc_tutorial.__all__) >= {
-        "centralize_gradient", "centralize_gradients", "centralized", "GCSGD", "GCAdam",
-        "GCAdamW", "GCRMSprop", "GradientCentralization", "GCModel",
+        "centralize_gradient",
+        "centralize_gradients",
+        "centralized",
+        "GCSGD",
+        "GCAdam",
+        "GCAdamW",
+        "GCRMSprop",
+        "GradientCentralization",
+        "GCModel",
     }
 
 
@@ -339,7 +350,10 @@ def test_public_api_is_exported():
 NOT_KERNELS = {
     "GRU": (lambda: keras.layers.GRU(4), (5, 3)),  # bias (2, 12)
     "MultiHeadAttention": (None, (5, 6)),  # EinsumDense biases (heads, key_dim)
-    "LayerNormalization over 2 axes": (lambda: keras.layers.LayerNormalization(axis=(1, 2)), (5, 6)),
+    "LayerNormalization over 2 axes": (
+        lambda: keras.layers.LayerNormalization(axis=(1, 2)),
+        (5, 6),
+    ),
     "PReLU": (lambda: keras.layers.PReLU(), (5, 6)),  # alpha (5, 6)
 }
 
@@ -385,8 +399,14 @@ def test_gru_gate_biases_keep_learning():
 
 
 def test_embedding_rows_that_no_input_uses_stay_put_on_every_backend():
-    model = keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(20, 4),
-                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((3,), dtype="int32"),
+            keras.layers.Embedding(20, 4),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
     start = model.get_weights()[0]
     x = np.random.default_rng(0).integers(0, 10, size=(32, 3))  # rows 10..19 unseen
     model.compile(optimizer=GCSGD(0.1, momentum=0.9, where="update"), loss="mse")
@@ -401,7 +421,9 @@ def test_wrapper_keeps_the_inner_optimizers_loss_scale_factor():
     base = small_cnn()
     plain = train(fresh_copy(base), GCSGD(0.1, loss_scale_factor=128.0), steps=3)
     wrapped = train(
-        fresh_copy(base), GradientCentralization(keras.optimizers.SGD(0.1, loss_scale_factor=128.0)), steps=3
+        fresh_copy(base),
+        GradientCentralization(keras.optimizers.SGD(0.1, loss_scale_factor=128.0)),
+        steps=3,
     )
     unscaled = train(fresh_copy(base), GCSGD(0.1), steps=3)
     assert max_difference(wrapped, plain) < 1e-6
@@ -411,7 +433,11 @@ def test_wrapper_keeps_the_inner_optimizers_loss_scale_factor():
 def test_wrapper_applies_the_inner_optimizers_global_clipnorm_after_gc():
     base = small_cnn()
     subclass = train(fresh_copy(base), GCAdam(1e-2, global_clipnorm=0.05), steps=3)
-    wrapper = train(fresh_copy(base), GradientCentralization(keras.optimizers.Adam(1e-2, global_clipnorm=0.05)), steps=3)
+    wrapper = train(
+        fresh_copy(base),
+        GradientCentralization(keras.optimizers.Adam(1e-2, global_clipnorm=0.05)),
+        steps=3,
+    )
     assert max_difference(subclass, wrapper) < 1e-6
 
 
@@ -424,7 +450,9 @@ def test_weight_decay_exclusions_set_on_the_wrapper_reach_the_inner_optimizer():
     bias = model.trainable_variables[1]
     bias.assign(np.ones(bias.shape, "float32"))
     # With zero gradients only weight decay could move the bias.
-    wrapper.apply([keras.ops.zeros(v.shape) for v in model.trainable_variables], model.trainable_variables)
+    wrapper.apply(
+        [keras.ops.zeros(v.shape) for v in model.trainable_variables], model.trainable_variables
+    )
     np.testing.assert_array_equal(np.asarray(bias), 1.0)
 
 
@@ -464,9 +492,12 @@ def test_a_users_class_named_adam_does_not_replace_the_packages_gcadam():
 
 @pytest.mark.parametrize(
     "build",
-    [lambda: GCAdam(conv_only="no"), lambda: centralized("adam", conv_only=1),
-     lambda: GradientCentralization(keras.optimizers.Adam(), conv_only="yes"),
-     lambda: small_cnn(functools.partial(GCModel, conv_only="no"))],
+    [
+        lambda: GCAdam(conv_only="no"),
+        lambda: centralized("adam", conv_only=1),
+        lambda: GradientCentralization(keras.optimizers.Adam(), conv_only="yes"),
+        lambda: small_cnn(functools.partial(GCModel, conv_only="no")),
+    ],
     ids=["subclass", "centralized", "wrapper", "GCModel"],
 )
 def test_conv_only_must_be_a_bool(build):

@@ -43,11 +43,7 @@ def sweep(rates=(1e-3, 1e-2, 1e-1), n_seeds: int = 2) -> pd.DataFrame:
     for rate in rates:
         frame = curves(n_seeds=n_seeds, epochs=2)
         frame["value"] = frame["value"] * (1 + rate)
-        diverged = (
-            (frame["arm"] == "Adam")
-            & (frame["seed"] == 1)
-            & (frame["split"] != "train")
-        )
+        diverged = (frame["arm"] == "Adam") & (frame["seed"] == 1) & (frame["split"] != "train")
         if rate == 1e-1:
             frame.loc[diverged, "value"] = np.nan
         frame.insert(0, "learning_rate", rate)
@@ -112,10 +108,20 @@ def test_curves_draw_into_given_axes_and_chosen_splits():
     figure, ax = plt.subplots()
     returned = plot_curves(curves(), "epoch_time_s", splits=("train",), ax=ax)
     assert returned is figure
-    assert [line.get_label() for line in ax.get_lines()] == [
-        "Adam (train)", "Adam + GC (train)"
-    ]
+    assert [line.get_label() for line in ax.get_lines()] == ["Adam (train)", "Adam + GC (train)"]
     assert ax.get_ylabel() == "epoch_time_s"
+
+
+def test_curves_name_a_split_as_told():
+    # A comparison that watched the test set each epoch passes it as its
+    # validation data; the legend then says "test".
+    (ax,) = plot_curves(curves(), "loss", split_labels={"validation": "test"}).axes
+    assert {line.get_label() for line in ax.get_lines()} == {
+        "Adam (train)",
+        "Adam (test)",
+        "Adam + GC (train)",
+        "Adam + GC (test)",
+    }
 
 
 def test_curves_reject_missing_metric_and_sweeps():
@@ -246,8 +252,11 @@ def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_in
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     pairs = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
     differences = pd.concat(
-        [paired_differences(results, pairs, metric, "test").assign(study=study)
-         for study in ("nyc_taxi", "horses_or_humans") for metric in ("loss", "accuracy")]
+        [
+            paired_differences(results, pairs, metric, "test").assign(study=study)
+            for study in ("nyc_taxi", "horses_or_humans")
+            for metric in ("loss", "accuracy")
+        ]
     )
     figure = plot_paired_differences(differences)
     panels = [ax for ax in figure.axes if ax.get_visible()]
@@ -260,17 +269,28 @@ def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_in
     assert labels == ["Adam + GC\nvs Adam", "Adam + GC on the update\nvs Adam"]
     dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert [len(line.get_ydata()) for line in dots] == [5, 5]
-    gc = differences[(differences["study"] == "nyc_taxi") & (differences["metric"] == "loss")
-                     & (differences["treatment"] == "Adam + GC")]
+    gc = differences[
+        (differences["study"] == "nyc_taxi")
+        & (differences["metric"] == "loss")
+        & (differences["treatment"] == "Adam + GC")
+    ]
     np.testing.assert_allclose(sorted(dots[0].get_ydata()), sorted(gc["difference"]))
     (row,) = difference_statistics(gc).itertuples()
     means = [line for line in ax.get_lines() if line.get_marker() == "s"]
     assert means[0].get_ydata()[0] == pytest.approx(row.mean_difference)
-    caps = np.concatenate([line.get_ydata() for line in ax.get_lines()
-                           if line.get_marker() == "_" and line.get_xdata()[0] < 0.5])
+    caps = np.concatenate(
+        [
+            line.get_ydata()
+            for line in ax.get_lines()
+            if line.get_marker() == "_" and line.get_xdata()[0] < 0.5
+        ]
+    )
     assert min(caps) == pytest.approx(row.ci95_low) and max(caps) == pytest.approx(row.ci95_high)
     assert any(line.get_ydata()[0] == 0 and line.get_linestyle() == "--" for line in ax.get_lines())
     assert any(text.get_text() == "better\n5/5 better" for text in ax.texts)
-    assert any(text.get_text().startswith("no detectable\ndifference\n0/5 better\nMDE") for text in ax.texts)
+    assert any(
+        text.get_text().startswith("no detectable\ndifference\n0/5 better\nMDE")
+        for text in ax.texts
+    )
     with pytest.raises(ValueError, match="empty"):
         plot_paired_differences(differences.iloc[:0])

@@ -134,7 +134,8 @@ def _cells(source: Path) -> list[dict]:
     """The notebook's cells that the book shows (no `remove-cell` tag)."""
     cells = json.loads(source.read_text(encoding="utf-8"))["cells"]
     return [
-        c for c in cells
+        c
+        for c in cells
         if not {"remove-cell", "remove_cell"} & set(c.get("metadata", {}).get("tags", []))
     ]
 
@@ -159,7 +160,8 @@ def _markdown_text(source: Path) -> str:
     if source.suffix == ".ipynb":
         text = "\n\n".join(
             "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-            for c in _cells(source) if c["cell_type"] == "markdown"
+            for c in _cells(source)
+            if c["cell_type"] == "markdown"
         )
     else:
         text = source.read_text(encoding="utf-8")
@@ -221,13 +223,17 @@ def build(request: pytest.FixtureRequest) -> Build:
     # `python -m jupyter_book` has no __main__ in jupyter-book 1.x; call the
     # console script's entry point with this same interpreter instead.
     command = [
-        sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-        "build", str(ROOT), "--all", "-W", "--keep-going",
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(ROOT),
+        "--all",
+        "-W",
+        "--keep-going",
     ]
     started, start = time.time(), time.perf_counter()
-    result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=900
-    )
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     seconds = time.perf_counter() - start
     _say(request, f"jupyter-book build: {seconds:.1f} s, exit code {result.returncode}")
     log = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # no colours
@@ -556,10 +562,12 @@ def test_page_images_are_local_and_all_load(docname: str, visit) -> None:
     v = visit(docname)
     problems = [
         f"not served by the site: {img['url']}"
-        for img in v.images if not img["url"].startswith(("data:", v.site))
+        for img in v.images
+        if not img["url"].startswith(("data:", v.site))
     ] + [
         f"broken (naturalWidth 0): {img['src']}"
-        for img in v.images if not img["complete"] or img["naturalWidth"] == 0
+        for img in v.images
+        if not img["complete"] or img["naturalWidth"] == 0
     ]
     assert not problems, "\n".join(problems)
 

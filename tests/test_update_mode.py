@@ -13,11 +13,10 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import pytest
-
-from gc_tutorial import GCAdam, GCSGD, GradientCentralization, centralized
-
 from conftest import cnn_data, small_cnn
 from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train, unit_means_of
+
+from gc_tutorial import GCSGD, GCAdam, GradientCentralization, centralized
 
 # Every optimizer family Keras has whose step is not a plain multiple of the
 # gradient, decoupled weight decay included.
@@ -71,11 +70,19 @@ def test_gradient_mode_does_not_keep_them_for_adaptive_optimizers(make):
 
 
 def numpy_adam_update_mode(
-    start: np.ndarray, grads: list[np.ndarray], lr: float = 1e-2,
-    beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+    start: np.ndarray,
+    grads: list[np.ndarray],
+    lr: float = 1e-2,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-7,
 ) -> np.ndarray:
     """Keras's Adam (``keras/src/optimizers/adam.py``) with each step centralized."""
-    w, m, v = start.astype("float64"), np.zeros_like(start, "float64"), np.zeros_like(start, "float64")
+    w, m, v = (
+        start.astype("float64"),
+        np.zeros_like(start, "float64"),
+        np.zeros_like(start, "float64"),
+    )
     for t, g in enumerate(grads, start=1):
         m += (g - m) * (1 - beta_1)
         v += (g * g - v) * (1 - beta_2)
@@ -160,10 +167,14 @@ def test_update_mode_compiled_and_eager_agree():
 def test_gradient_accumulation_keeps_the_means_and_routes_agree():
     base = small_cnn()
     subclass_model = fresh_copy(base)
-    subclass = train(subclass_model, GCAdam(1e-2, where="update", gradient_accumulation_steps=2), steps=6)
+    subclass = train(
+        subclass_model, GCAdam(1e-2, where="update", gradient_accumulation_steps=2), steps=6
+    )
     wrapper = train(
         fresh_copy(base),
-        GradientCentralization(keras.optimizers.Adam(1e-2, gradient_accumulation_steps=2), where="update"),
+        GradientCentralization(
+            keras.optimizers.Adam(1e-2, gradient_accumulation_steps=2), where="update"
+        ),
         steps=6,
     )
     assert max_difference(subclass, wrapper) < 1e-6
@@ -178,7 +189,9 @@ def test_mixed_precision_with_loss_scaling_keeps_the_means():
         before = kernel_unit_means(model)
         x, y = cnn_data()
         # compile wraps the optimizer in a LossScaleOptimizer (mixed_float16).
-        model.compile(optimizer=GradientCentralization(keras.optimizers.Adam(1e-2), where="update"), loss=LOSS)
+        model.compile(
+            optimizer=GradientCentralization(keras.optimizers.Adam(1e-2), where="update"), loss=LOSS
+        )
         history = model.fit(x, y, batch_size=16, epochs=3, verbose=0)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
@@ -193,8 +206,13 @@ def test_moving_average_of_use_ema_keeps_the_means_too(overwrite_every):
     """The average is that of the centralized weights: overwriting with it keeps the means."""
     model = small_cnn()
     before = kernel_unit_means(model)
-    optimizer = GCAdam(1e-2, where="update", use_ema=True, ema_momentum=0.5,
-                       ema_overwrite_frequency=overwrite_every)
+    optimizer = GCAdam(
+        1e-2,
+        where="update",
+        use_ema=True,
+        ema_momentum=0.5,
+        ema_overwrite_frequency=overwrite_every,
+    )
     train(model, optimizer, steps=7)  # fit ends with finalize_variable_values
     assert drift(before, kernel_unit_means(model)) <= 1e-5
     averages = [a.numpy() for a in optimizer._model_variables_moving_average if a.ndim > 1]
@@ -208,8 +226,15 @@ def test_swap_ema_weights_works_through_loss_scaling_and_the_wrapper():
         GradientCentralization(keras.optimizers.Adam(1e-2, use_ema=True), where="update")
     )
     model.compile(optimizer=optimizer, loss=LOSS)
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, validation_data=(x, y),
-              callbacks=[keras.callbacks.SwapEMAWeights(swap_on_epoch=True)])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        verbose=0,
+        validation_data=(x, y),
+        callbacks=[keras.callbacks.SwapEMAWeights(swap_on_epoch=True)],
+    )
     assert np.all(np.isfinite(model.get_weights()[0]))
 
 
@@ -219,8 +244,10 @@ def test_swap_ema_weights_works_through_loss_scaling_and_the_wrapper():
 def test_where_is_stored_and_restored(tmp_path):
     base = small_cnn()
     expected = train(fresh_copy(base), GCAdam(1e-2, where="update"), steps=6)
-    for make in (lambda: GCAdam(1e-2, where="update"),
-                 lambda: GradientCentralization(keras.optimizers.Adam(1e-2), where="update")):
+    for make in (
+        lambda: GCAdam(1e-2, where="update"),
+        lambda: GradientCentralization(keras.optimizers.Adam(1e-2), where="update"),
+    ):
         model = fresh_copy(base)
         train(model, make(), steps=3)
         model.save(tmp_path / "model.keras")

@@ -58,9 +58,7 @@ def _parser() -> argparse.ArgumentParser:
             help="results CSV (default: chapters/results/studies/STUDY_PROFILE.csv)",
         )
     run.add_argument("--arms", nargs="+", help="arms to run (default: all)")
-    run.add_argument(
-        "--seeds", nargs="+", type=int, help="seeds to run (default: the profile's)"
-    )
+    run.add_argument("--seeds", nargs="+", type=int, help="seeds to run (default: the profile's)")
     run.add_argument(
         "--workers", type=int, default=1, help="runs at a time, each in its own process"
     )
@@ -82,8 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = args.out or default
         if args.command == "status":
             table = study_status(args.study, args.profile, out)
-            print(f"{name} ({args.profile}) in {out}: {table['done'].sum()} of "
-                  f"{table['planned'].sum()} planned runs done")
+            print(
+                f"{name} ({args.profile}) in {out}: {table['done'].sum()} of "
+                f"{table['planned'].sum()} planned runs done"
+            )
             print(table.to_string(index=False))
             return 0
         if args.workers > 1:

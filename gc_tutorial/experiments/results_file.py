@@ -38,9 +38,7 @@ class ResultsFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = pathlib.Path(path)
-        self.provenance_path = self.path.with_name(
-            self.path.stem + ".provenance.jsonl"
-        )
+        self.provenance_path = self.path.with_name(self.path.stem + ".provenance.jsonl")
 
     def read(self) -> pd.DataFrame:
         """All rows written so far (an empty frame if there is no file).

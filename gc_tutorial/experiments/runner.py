@@ -160,9 +160,7 @@ def lr_sweep(
             name: functools.partial(optimizer_class, learning_rate=learning_rate)
             for name, optimizer_class in optimizer_classes.items()
         }
-        frame = compare_optimizers(
-            build_model, arms, data, seeds, epochs, compile_kwargs, verbose
-        )
+        frame = compare_optimizers(build_model, arms, data, seeds, epochs, compile_kwargs, verbose)
         frame.insert(0, "learning_rate", float(learning_rate))
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -198,9 +196,7 @@ def _run_one(
         "optimizer": optimizer_description(study.arms[arm]()),
         "initial_weights_sha256": weights_fingerprint(initial_weights),
         "seconds": round(time.perf_counter() - started, 3),
-        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **environment(),
     }
     return rows, record
@@ -220,8 +216,7 @@ def _plan(
     unknown = [arm for arm in arms if arm not in study.arms]
     if unknown:
         raise ValueError(
-            f"Study {study.name!r} has no arm(s) {unknown}; its arms: "
-            f"{list(study.arms)}."
+            f"Study {study.name!r} has no arm(s) {unknown}; its arms: {list(study.arms)}."
         )
     seeds = list(scale.seeds) if seeds is None else [int(seed) for seed in seeds]
     if not arms or not seeds:
@@ -229,9 +224,7 @@ def _plan(
     results_file = ResultsFile(out)
     done = results_file.done(study.name, profile, scale.epochs)
     _check_optimizers(study, arms, done, results_file)
-    pending = [
-        (arm, seed) for seed in seeds for arm in arms if (arm, seed) not in done
-    ]
+    pending = [(arm, seed) for seed in seeds for arm in arms if (arm, seed) not in done]
     return study, pending, results_file, done
 
 
@@ -379,9 +372,7 @@ def _failed(arm: str, seed: int, error: BaseException) -> RuntimeError:
     )
 
 
-def study_status(
-    study: str, profile: str, out: str | os.PathLike[str]
-) -> pd.DataFrame:
+def study_status(study: str, profile: str, out: str | os.PathLike[str]) -> pd.DataFrame:
     """Which of a study's planned runs are in a results file.
 
     Args:

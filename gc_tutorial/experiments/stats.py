@@ -526,9 +526,7 @@ def paired_statistics(
         ValueError: as for :func:`paired_differences` and
             :func:`difference_statistics`.
     """
-    differences = paired_differences(
-        results, pairs, metric, split, epoch=epoch, window=window
-    )
+    differences = paired_differences(results, pairs, metric, split, epoch=epoch, window=window)
     return difference_statistics(differences, better=better)
 
 
@@ -597,6 +595,7 @@ def summarize(
     baseline: str,
     treatment: str,
     epoch: int | None = None,
+    better: Better | None = None,
 ) -> pd.DataFrame:
     """Compare two arms of a :func:`compare_optimizers` result over seeds.
 
@@ -605,8 +604,10 @@ def summarize(
     treatment − baseline (seed by seed, which cancels what the seed does to
     both arms), the mean over seeds, the standard deviation (ddof=1), the
     number of seeds and a 95% confidence interval for the mean from
-    Student's t with n − 1 degrees of freedom (not clipped; see
-    :func:`paired_statistics` for the studies' statistics).
+    Student's t with n − 1 degrees of freedom, clipped to the values the
+    metric can take (an accuracy's interval stays in [0, 1], a difference
+    of accuracies in [-1, 1]). :func:`paired_statistics` gives the studies'
+    fuller statistics.
 
     Args:
         results: A frame as :func:`compare_optimizers` returns, holding one
@@ -617,6 +618,8 @@ def summarize(
         baseline: Name of the reference arm, e.g. ``"Adam"``.
         treatment: Name of the arm under test, e.g. ``"Adam + GC"``.
         epoch: Epoch to compare; ``None`` for the last one in ``results``.
+        better: ``"lower"`` or ``"higher"``: which way the metric improves;
+            ``None`` to look it up in :data:`METRIC_KINDS`.
 
     Returns:
         A frame indexed by ``baseline``, ``treatment`` and
@@ -624,15 +627,17 @@ def summarize(
         ``ci95_low``, ``ci95_high`` and ``verdict``. ``std`` and the
         interval are NaN when ``n < 2``. ``verdict`` is filled on the
         difference row only: ``"within noise"`` when the interval contains
-        0, ``"<treatment> higher"`` or ``"<treatment> lower"`` when it lies
-        entirely above or below 0, and ``"undetermined"`` when there is no
+        0, ``"<treatment> better"`` or ``"<treatment> worse"`` when it lies
+        entirely on one side of 0, and ``"undetermined"`` when there is no
         finite interval (fewer than 2 seeds, or a diverged run).
 
     Raises:
-        ValueError: ``baseline`` equals ``treatment``; an arm, the metric,
+        ValueError: which way the metric improves is not known and
+            ``better`` is not given; ``baseline`` equals ``treatment``; an arm, the metric,
             split or epoch is missing from ``results``; a seed has several
             runs of one arm; or the two arms were run on different seeds.
     """
+    kind = metric_kind(metric, better)
     check_arms(set(results["arm"].unique()), baseline, treatment)
     both_arms = results[results["arm"].isin([baseline, treatment])]
     selected = metric_rows(both_arms, metric, split)
@@ -655,17 +660,21 @@ def summarize(
         treatment: paired[treatment].to_numpy(),
         difference_label: (paired[treatment] - paired[baseline]).to_numpy(),
     }
+    span = kind.high - kind.low
     rows = []
     for label, values in samples.items():
-        mean, std, low, high = t_interval(values)
         if label != difference_label:
+            mean, std, low, high = t_interval(values, kind.low, kind.high)
             verdict = ""
-        elif not (math.isfinite(low) and math.isfinite(high)):
-            verdict = "undetermined"
-        elif low <= 0.0 <= high:
-            verdict = "within noise"
         else:
-            verdict = f"{treatment} {'higher' if low > 0.0 else 'lower'}"
+            mean, std, low, high = t_interval(values, -span, span)
+            if not (math.isfinite(low) and math.isfinite(high)):
+                verdict = "undetermined"
+            elif low <= 0.0 <= high:
+                verdict = "within noise"
+            else:
+                improved = (low > 0.0) == (kind.better == "higher")
+                verdict = f"{treatment} {'better' if improved else 'worse'}"
         rows.append((mean, std, len(values), low, high, verdict))
     return pd.DataFrame(
         rows,

@@ -23,7 +23,7 @@ import pandas as pd
 from gc_tutorial.data import load_horses_or_humans
 from gc_tutorial.experiments.taxi import ArrayBatches, taxi_fare_arrays
 from gc_tutorial.models import horses_or_humans_cnn, taxi_fare_mlp
-from gc_tutorial.optimizers import GCAdam, GCRMSprop, GCSGD
+from gc_tutorial.optimizers import GCSGD, GCAdam, GCRMSprop
 
 __all__ = [
     "Scale",
@@ -113,9 +113,7 @@ class Study:
     test_metrics: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        unknown = sorted(
-            {arm for pair in self.pairs.items() for arm in pair} - set(self.arms)
-        )
+        unknown = sorted({arm for pair in self.pairs.items() for arm in pair} - set(self.arms))
         if unknown:
             raise ValueError(
                 f"Study {self.name!r} pairs arms it does not have: {unknown}; "
@@ -130,8 +128,7 @@ class Study:
         """
         if profile not in self.profiles:
             raise ValueError(
-                f"Study {self.name!r} has no profile {profile!r}; use one of "
-                f"{list(self.profiles)}."
+                f"Study {self.name!r} has no profile {profile!r}; use one of {list(self.profiles)}."
             )
         return self.profiles[profile]
 
@@ -215,9 +212,7 @@ _HOH_SGD = HORSES_OR_HUMANS_SGD_LEARNING_RATE
 _ADAM_ARMS: Mapping[str, OptimizerFactory] = {
     "Adam": functools.partial(keras.optimizers.Adam, learning_rate=1e-3),
     "Adam + GC": functools.partial(GCAdam, learning_rate=1e-3),
-    "Adam + GC on the update": functools.partial(
-        GCAdam, learning_rate=1e-3, where="update"
-    ),
+    "Adam + GC on the update": functools.partial(GCAdam, learning_rate=1e-3, where="update"),
 }
 _ADAM_PAIRS = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
 
@@ -225,14 +220,10 @@ HORSES_OR_HUMANS = Study(
     name="horses_or_humans",
     build_model=_hoh_model,
     data=horses_or_humans_data,
-    compile_kwargs=MappingProxyType(
-        {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
-    ),
+    compile_kwargs=MappingProxyType({"loss": "binary_crossentropy", "metrics": ["accuracy"]}),
     profiles=MappingProxyType(
         {
-            "full": Scale(
-                seeds=tuple(range(12)), epochs=30, batch_size=128, image_size=300
-            ),
+            "full": Scale(seeds=tuple(range(12)), epochs=30, batch_size=128, image_size=300),
             "smoke": Scale(
                 seeds=(0,),
                 epochs=1,
@@ -344,6 +335,8 @@ def pilot_choice(results: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
     table = last.groupby("arm")["value"].agg(mean="mean", sd="std", seeds="count")
     table["mean"] = table["mean"].where(np.isfinite(table["mean"]), np.inf)
     return table.sort_values("mean").reset_index()
+
+
 """The book's studies by name."""
 
 

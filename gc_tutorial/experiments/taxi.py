@@ -55,8 +55,7 @@ def clean_taxi_trips(taxis: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """
     minutes = (taxis["dropoff"] - taxis["pickup"]).dt.total_seconds() / 60
     rules = {
-        "missing borough": taxis["pickup_borough"].isna()
-        | taxis["dropoff_borough"].isna(),
+        "missing borough": taxis["pickup_borough"].isna() | taxis["dropoff_borough"].isna(),
         "zero distance": taxis["distance"] <= 0,
         "drop-off not after pickup": minutes <= 0,
         "zero passengers": taxis["passengers"] <= 0,
@@ -91,8 +90,7 @@ def taxi_features(trips: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     features = pd.DataFrame(
         {
             "distance": trips["distance"],
-            "duration_min": (trips["dropoff"] - trips["pickup"]).dt.total_seconds()
-            / 60,
+            "duration_min": (trips["dropoff"] - trips["pickup"]).dt.total_seconds() / 60,
             "hour_sin": np.sin(2 * np.pi * hour / 24),
             "hour_cos": np.cos(2 * np.pi * hour / 24),
             "passengers": trips["passengers"],
@@ -100,9 +98,7 @@ def taxi_features(trips: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         }
     )
     for day, name in enumerate(_WEEKDAYS):
-        features[f"weekday_{name}"] = (trips["pickup"].dt.day_of_week == day).astype(
-            float
-        )
+        features[f"weekday_{name}"] = (trips["pickup"].dt.day_of_week == day).astype(float)
     for end in ("pickup", "dropoff"):
         for borough in sorted(trips[f"{end}_borough"].unique()):
             column = f"{end}_{borough.lower().replace(' ', '_')}"
@@ -176,9 +172,7 @@ def taxi_fare_arrays(split_seed: int = 0) -> TaxiFareArrays:
             "cannot be standardized; drop them or use another split_seed."
         )
     return TaxiFareArrays(
-        x=MappingProxyType(
-            {name: _read_only((x_all[r] - mean) / std) for name, r in rows.items()}
-        ),
+        x=MappingProxyType({name: _read_only((x_all[r] - mean) / std) for name, r in rows.items()}),
         y=MappingProxyType({name: _read_only(fares[r]) for name, r in rows.items()}),
         feature_names=tuple(features.columns),
         mean=_read_only(mean),
@@ -223,9 +217,7 @@ class ArrayBatches(keras.utils.PyDataset):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
         self.x, self.y, self.batch_size = x, y, batch_size
-        self._rng = (
-            None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
-        )
+        self._rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
         self._order = self._next_order()
 
     def _next_order(self) -> np.ndarray:

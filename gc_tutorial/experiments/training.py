@@ -48,9 +48,7 @@ class _TestEachEpoch(keras.callbacks.Callback):
         self.scores: list[dict[str, float]] = []
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        self.scores.append(
-            self.model.evaluate(self.test, return_dict=True, verbose=self.verbose)
-        )
+        self.scores.append(self.model.evaluate(self.test, return_dict=True, verbose=self.verbose))
 
 
 def seed_start(build_model: Callable[[], keras.Model], seed: int) -> list[np.ndarray]:
