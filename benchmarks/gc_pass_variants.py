@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from benchmarks.gc_overhead import (  # noqa: E402
+from benchmarks.gc_overhead import (
     BYTES_PER_PARAMETER,
     MODEL_ALIASES,
     PASSES,
@@ -42,7 +42,7 @@ from benchmarks.gc_overhead import (  # noqa: E402
 from benchmarks.gc_overhead import (
     parse_args as overhead_args,
 )
-from gc_tutorial import centralize_gradient, centralize_gradients  # noqa: E402
+from gc_tutorial import centralize_gradient, centralize_gradients
 
 
 def _fan_in(g: tf.Tensor) -> int:
@@ -101,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bandwidth = copy_bandwidth(256, 5)["bandwidth_gb_s"]
     print(f"copy bandwidth {bandwidth:.2f} GB/s")
     print(
-        "| model | variant | jit_compile | median ms | min ms | ratio to floor | max abs diff vs package |"
+        "| model | variant | jit_compile | median ms | min ms | ratio to floor "
+        "| max abs diff vs package |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.models.split(","):
@@ -122,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors = {}
         for key, function in functions.items():
             out = function(grads)  # traces and compiles
-            errors[key] = max(float(tf.reduce_max(tf.abs(a - b))) for a, b in zip(out, reference))
+            errors[key] = max(
+                float(tf.reduce_max(tf.abs(a - b))) for a, b in zip(out, reference, strict=True)
+            )
         times: dict[tuple[str, bool], list[float]] = {key: [] for key in functions}
         for _ in range(args.repeats):
             for key, function in functions.items():
@@ -132,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for (variant, jit), seconds in times.items():
             median = float(np.median(seconds))
             print(
-                f"| {spec.label} | {variant} | {jit} | {median * 1e3:.3f} | {min(seconds) * 1e3:.3f} "
+                f"| {spec.label} | {variant} | {jit} | {median * 1e3:.3f} "
+                f"| {min(seconds) * 1e3:.3f} "
                 f"| {median / floor_s:.2f} | {errors[(variant, jit)]:.1e} |"
             )
         sys.stdout.flush()

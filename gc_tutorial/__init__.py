@@ -6,7 +6,8 @@ Public API:
   :func:`centralizes` / :func:`is_kernel` -- which variables it applies to;
   :func:`unit_means` -- the per-unit means GC keeps fixed;
 - :func:`centralized` and the ready-made :class:`GCSGD`, :class:`GCAdam`,
-  :class:`GCAdamW`, :class:`GCRMSprop` -- GC optimizer subclasses, each with ``where="gradient"`` or ``"update"``;
+  :class:`GCAdamW`, :class:`GCRMSprop` -- GC optimizer subclasses, each with
+  ``where="gradient"`` or ``"update"``;
 - :class:`GradientCentralization` -- GC around an optimizer instance;
 - :class:`GCModel` -- a ``keras.Model`` whose ``train_step`` applies GC.
 

@@ -234,5 +234,5 @@ def centralize_gradients(
         )
     return [
         centralize_gradient(g, conv_only=conv_only) if centralizes(v, conv_only=conv_only) else g
-        for g, v in zip(grads, variables)
+        for g, v in zip(grads, variables, strict=True)
     ]

@@ -553,6 +553,7 @@ class ArrayBatches(keras.utils.PyDataset):
         shuffle_seed: int | None = None,
         **kwargs: Any,
     ) -> None:
+        """Check the arrays and arguments and draw the first epoch's order."""
         super().__init__(**kwargs)
         if len(images) != len(labels) or len(labels) == 0:
             raise ValueError(
@@ -588,6 +589,7 @@ class ArrayBatches(keras.utils.PyDataset):
         return rng.permutation(len(self.labels))
 
     def __len__(self) -> int:
+        """The number of batches per epoch, the last one possibly smaller."""
         return math.ceil(len(self.labels) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -702,11 +704,11 @@ def load_horses_or_humans(
             "tensorflow, or use format='numpy' with a local copy in "
             f"${DATA_ENV}."
         ) from error
-    folder = local_data_dir()
-    if folder is None:
+    data_dir = local_data_dir()
+    if data_dir is None:
         train, test = _tfds_horses_or_humans(image_size)
     else:
-        train, test = _local_horses_or_humans(folder / "horses_or_humans", image_size)
+        train, test = _local_horses_or_humans(data_dir / "horses_or_humans", image_size)
     train = _pipeline(train, subset=train_subset, batch_size=batch_size, shuffle_seed=shuffle_seed)
     # The test set is never shuffled: evaluation order does not matter.
     test = _pipeline(test, subset=test_subset, batch_size=batch_size, shuffle_seed=None)

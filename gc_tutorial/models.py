@@ -43,6 +43,7 @@ class GCModel(keras.Model):
     """
 
     def __init__(self, *args: Any, conv_only: bool = False, **kwargs: Any):
+        """Build the model as ``keras.Model`` does and keep ``conv_only``."""
         if not isinstance(conv_only, bool):
             raise TypeError(f"conv_only must be True or False; got {conv_only!r}.")
         super().__init__(*args, **kwargs)
@@ -62,6 +63,7 @@ class GCModel(keras.Model):
         return centralize_gradients(grads, variables, conv_only=self.conv_only)
 
     def train_step(self, *args: Any) -> Any:
+        """Run this backend's training step, which centralizes the gradients."""
         backend = keras.backend.backend()
         if backend == "jax":
             return self._jax_train_step(*args)
@@ -137,17 +139,19 @@ class GCModel(keras.Model):
         trainable, optimizer_variables = self.optimizer.stateless_apply(
             optimizer_variables, grads, trainable
         )
-        mapping = list(zip(self.metrics_variables, metrics_variables))
+        mapping = list(zip(self.metrics_variables, metrics_variables, strict=True))
         with keras.StatelessScope(state_mapping=mapping) as scope:
             self._update_loss_metric(loss, x)
             logs = self.compute_metrics(x, y, y_pred, sample_weight)
         current = [scope.get_current_value(v) for v in self.metrics_variables]
         metrics_variables = [
-            v.value if value is None else value for v, value in zip(self.metrics_variables, current)
+            v.value if value is None else value
+            for v, value in zip(self.metrics_variables, current, strict=True)
         ]
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
     def get_config(self) -> dict[str, Any]:
+        """The ``keras.Model`` config plus ``conv_only``."""
         config = super().get_config()
         config["conv_only"] = self.conv_only
         return config

@@ -55,7 +55,7 @@ on purpose:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 from keras import ops
@@ -137,7 +137,7 @@ def _apply_to_update(
     means_before = [unit_means(v) for v in kernels]
     apply(grads, trainable_variables)
     averages = getattr(optimizer, "_model_variables_moving_average", None)
-    for kernel, before in zip(kernels, means_before):
+    for kernel, before in zip(kernels, means_before, strict=True):
         _recenter(kernel, before)
         if optimizer.use_ema and averages:
             _recenter(averages[optimizer._get_variable_index(kernel)], before)
@@ -148,7 +148,15 @@ def _recenter(variable: Any, means: Any) -> None:
     variable.assign(ops.subtract(variable, ops.subtract(unit_means(variable), means)))
 
 
-class _CentralizedMixin:
+if TYPE_CHECKING:
+    # What the mixin is mixed into, so that the type checker knows its
+    # ``super()`` (``apply``, ``get_config``) and ``self`` are an optimizer's.
+    from keras.optimizers import Optimizer as _OptimizerBase
+else:
+    _OptimizerBase = object
+
+
+class _CentralizedMixin(_OptimizerBase):
     """Applies GC in ``apply``, to the gradients or to the update."""
 
     _default_conv_only: bool = False
@@ -169,8 +177,8 @@ class _CentralizedMixin:
 
     def apply(self, grads: Sequence[Any], trainable_variables: Any = None) -> None:
         grads = list(grads)
-        variables = _model_variables(self, trainable_variables)  # type: ignore[arg-type]
-        parent_apply = super().apply  # type: ignore[misc]
+        variables = _model_variables(self, trainable_variables)
+        parent_apply = super().apply
         if variables is None:
             return parent_apply(grads, trainable_variables)
         _check_lengths(grads, variables)
@@ -180,7 +188,7 @@ class _CentralizedMixin:
                 trainable_variables,
             )
         _apply_to_update(
-            self,  # type: ignore[arg-type]
+            self,
             parent_apply,
             grads,
             trainable_variables,
@@ -189,7 +197,7 @@ class _CentralizedMixin:
         )
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()  # type: ignore[misc]
+        config = super().get_config()
         config["conv_only"] = self.conv_only
         config["where"] = self.where
         return config
@@ -392,6 +400,7 @@ class GradientCentralization(keras.optimizers.Optimizer):
         where: str = "gradient",
         name: str | None = None,
     ) -> None:
+        """Check ``optimizer`` and the options, then wrap it (see the class docstring)."""
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise TypeError(
                 "GradientCentralization wraps a keras.optimizers.Optimizer "
@@ -417,15 +426,18 @@ class GradientCentralization(keras.optimizers.Optimizer):
         self.where = where
 
     def build(self, var_list: Sequence[Any]) -> None:
+        """Build the inner optimizer's state for ``var_list``, then the wrapper."""
         self.inner_optimizer.build(var_list)
         super().build(var_list)
 
     @property
     def variables(self) -> list[Any]:
+        """The inner optimizer's variables; the wrapper has none of its own."""
         return self.inner_optimizer.variables
 
     @property
     def learning_rate(self) -> Any:
+        """The inner optimizer's learning rate; setting it sets that."""
         return self.inner_optimizer.learning_rate
 
     @learning_rate.setter
@@ -434,6 +446,7 @@ class GradientCentralization(keras.optimizers.Optimizer):
 
     @property
     def iterations(self) -> Any:
+        """The inner optimizer's step counter."""
         return self.inner_optimizer.iterations
 
     @property
@@ -451,6 +464,7 @@ class GradientCentralization(keras.optimizers.Optimizer):
             raise ValueError("Set loss_scale_factor on the inner optimizer.")
 
     def scale_loss(self, loss: Any) -> Any:
+        """Scale ``loss`` by the inner optimizer's ``loss_scale_factor``."""
         return self.inner_optimizer.scale_loss(loss)
 
     @property
@@ -462,9 +476,11 @@ class GradientCentralization(keras.optimizers.Optimizer):
     def exclude_from_weight_decay(
         self, var_list: Sequence[Any] | None = None, var_names: Sequence[str] | None = None
     ) -> None:
+        """Exclude variables from the inner optimizer's weight decay."""
         self.inner_optimizer.exclude_from_weight_decay(var_list=var_list, var_names=var_names)
 
     def apply(self, grads: Sequence[Any], trainable_variables: Any = None) -> None:
+        """Take the inner optimizer's step with GC on the gradients or on the update."""
         grads = list(grads)
         if not self.built:
             if trainable_variables is None:
@@ -492,13 +508,16 @@ class GradientCentralization(keras.optimizers.Optimizer):
             )
 
     def apply_gradients(self, grads_and_vars: Any) -> Any:
+        """As ``Optimizer.apply_gradients``, but return the inner optimizer's ``iterations``."""
         super().apply_gradients(grads_and_vars)
         return self.iterations
 
     def finalize_variable_values(self, var_list: Sequence[Any]) -> None:
+        """Let the inner optimizer finalize ``var_list`` (with ``use_ema``, swap in the EMA)."""
         self.inner_optimizer.finalize_variable_values(var_list)
 
     def get_config(self) -> dict[str, Any]:
+        """The wrapper's name, options and serialized inner optimizer."""
         return {
             "name": self.name,
             "optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
@@ -510,6 +529,7 @@ class GradientCentralization(keras.optimizers.Optimizer):
     def from_config(
         cls, config: dict[str, Any], custom_objects: Any = None
     ) -> GradientCentralization:
+        """Rebuild the wrapper from :meth:`get_config`, deserializing the inner optimizer."""
         config = dict(config)
         optimizer = keras.saving.deserialize_keras_object(
             config.pop("optimizer"), custom_objects=custom_objects

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.axes
 import matplotlib.figure
@@ -37,6 +38,14 @@ _SPLIT_STYLES = ("-", "--", ":", "-.")
 def _new_axes(width: float = 6.4) -> matplotlib.axes.Axes:
     figure = matplotlib.figure.Figure(figsize=(width, 4.0), layout="constrained")
     return figure.add_subplot()
+
+
+def _figure_of(ax: matplotlib.axes.Axes) -> matplotlib.figure.Figure:
+    """The figure ``ax`` lies in (the root figure, through any subfigures)."""
+    figure = ax.get_figure(root=True)
+    if figure is None:
+        raise ValueError("The axes belong to no figure.")
+    return figure
 
 
 def _arm_colors(results: pd.DataFrame) -> dict[str, str]:
@@ -104,7 +113,7 @@ def plot_curves(
     ax.set_ylabel(metric)
     ax.set_title(f"mean ± 1 std over {n_seeds} seed{'s' if n_seeds != 1 else ''}")
     ax.legend()
-    return ax.figure
+    return _figure_of(ax)
 
 
 def plot_lr_sweep(
@@ -168,7 +177,7 @@ def plot_lr_sweep(
     ax.set_ylabel(f"final {split} {metric}")
     ax.set_title("mean ± 1 std over seeds")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    return ax.figure
+    return _figure_of(ax)
 
 
 def plot_epochs_to_reach(
@@ -237,7 +246,7 @@ def plot_epochs_to_reach(
     n_seeds = reached["seed"].nunique()
     ax.set_title(f"median and range over {n_seeds} seed{'s' if n_seeds != 1 else ''}")
     ax.legend()
-    return ax.figure
+    return _figure_of(ax)
 
 
 def _panel_title(key: dict) -> str:
@@ -247,8 +256,13 @@ def _panel_title(key: dict) -> str:
     return f"{key['study']}: {title}" if "study" in key else title
 
 
-def _draw_pair(ax: matplotlib.axes.Axes, column: int, row: tuple, values: np.ndarray) -> str:
-    """Draw one GC arm's column of a paired-differences panel; return its label."""
+def _draw_pair(ax: matplotlib.axes.Axes, column: int, row: Any, values: np.ndarray) -> str:
+    """Draw one GC arm's column of a paired-differences panel; return its label.
+
+    ``row`` is a row of :func:`difference_statistics`'s frame as
+    ``DataFrame.itertuples`` gives it: a namedtuple whose fields (``verdict``,
+    ``ci95_low``, ...) exist only at run time, hence ``Any``.
+    """
     finite = values[np.isfinite(values)]
     spread = np.linspace(-0.3, -0.05, len(finite)) if len(finite) > 1 else -0.2
     spread = np.broadcast_to(spread, finite.shape)
@@ -320,7 +334,7 @@ def plot_paired_differences(
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     per_pair = dict(list(differences.groupby(keys, sort=False, dropna=False)))
-    for ax, (panel, rows) in zip(axes, panels):
+    for ax, (panel, rows) in zip(axes, panels, strict=False):  # extra axes are hidden
         labels = [
             _draw_pair(
                 ax,
@@ -337,7 +351,7 @@ def plot_paired_differences(
         ax.set_xlim(-0.6, len(labels) - 0.4)
         low, high = ax.get_ylim()
         ax.set_ylim(low, high + 0.4 * (high - low))  # room for the notes
-        key = dict(zip(panel_keys, panel))
+        key = dict(zip(panel_keys, panel, strict=True))
         ax.set_title(_panel_title(key), fontsize="medium")
         ax.set_ylabel(f"GC − baseline ({rows['better'].iat[0]} is better)")
     figure.suptitle("per-seed paired differences, mean and 95% interval")

@@ -1,16 +1,34 @@
-"""Shared fixtures: determinism and small real-shaped models."""
+"""Shared fixtures: determinism and small real-shaped models.
+
+Every test under ``tests/book`` (the chapters, the committed results, the
+built site) is marked ``book``: ``python -m pytest -m "not book"`` runs the
+package's unit tests alone, ``python -m pytest tests/book`` the book's.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+# The imports follow the line above on purpose (noqa: E402): Keras reads
+# KERAS_BACKEND once, when it is first imported.
+import gc_tutorial  # noqa: E402,F401  (first: quiets TensorFlow's C++ start-up log)
+
+# isort: split
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import gc_tutorial  # noqa: E402,F401  (quiets TensorFlow's C++ start-up log)
+BOOK_TESTS = Path(__file__).parent / "book"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test collected from ``tests/book`` as ``book``."""
+    for item in items:
+        if BOOK_TESTS in Path(item.path).parents:
+            item.add_marker(pytest.mark.book)
 
 
 @pytest.fixture(autouse=True)

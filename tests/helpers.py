@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from backend_worker import max_difference
 from conftest import cnn_data, small_cnn
+
+from gc_tutorial.backend_check import max_difference
 
 __all__ = ["LOSS", "max_difference", "fresh_copy", "train", "kernel_unit_means", "unit_means_of"]
 

@@ -1,8 +1,8 @@
 """GC on the JAX and PyTorch backends, on two devices, and in mixed precision.
 
 A process has one Keras backend, so the backend and multi-device checks run
-``tests/backend_worker.py`` in a subprocess per backend (or engine) and
-compare the weights it saves. JAX and PyTorch come from
+``python -m gc_tutorial.backend_check`` in a subprocess per backend (or
+engine) and compare the weights it saves. JAX and PyTorch come from
 ``requirements-backends.txt``; without them these tests fail, they do not
 skip.
 """
@@ -12,13 +12,18 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
-import backend_worker as worker
 import numpy as np
 import pytest
-from backend_worker import (
+from helpers import unit_means_of
+
+from gc_tutorial import backend_check as worker
+from gc_tutorial.backend_check import (
     BACKEND_TOLERANCE,
     BACKENDS,
     DEVICE_TOLERANCE,
@@ -27,7 +32,6 @@ from backend_worker import (
     SAME_BACKEND_TOLERANCE,
     max_difference,
 )
-from helpers import unit_means_of
 
 
 def require(backend: str) -> None:
@@ -59,6 +63,33 @@ def unit_means(weights: list[np.ndarray], index: int) -> np.ndarray:
 
 
 CONV_KERNEL, DENSE_KERNEL = 0, 2
+
+
+# The worker itself --------------------------------------------------------------
+
+
+def test_worker_runs_as_a_module_of_the_package_from_any_folder(tmp_path):
+    # From a folder that holds no gc_tutorial, with the environment run_worker
+    # gives it: a wrong command line gets the usage, so the package was found.
+    done = subprocess.run(
+        [sys.executable, "-m", worker.MODULE, "no_such_scenario", "out.npz"],
+        cwd=tmp_path,
+        env=worker.worker_env("tensorflow", "routes"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"usage: python -m {worker.MODULE} {{routes|mirrored|jax_data_parallel}}" in done.stderr
+
+
+def test_worker_env_puts_the_imported_package_first_on_the_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "elsewhere")
+    env = worker.worker_env("jax", "jax_data_parallel")
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(worker.PACKAGE_PARENT), "elsewhere"]
+    assert (worker.PACKAGE_PARENT / "gc_tutorial" / "backend_check.py").is_file()
+    assert env["KERAS_BACKEND"] == "jax"
+    assert worker.JAX_HOST_DEVICES_FLAG in env["XLA_FLAGS"]
 
 
 # One backend at a time ----------------------------------------------------------

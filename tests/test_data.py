@@ -82,7 +82,7 @@ def all_images(ds: tf.data.Dataset | data.ArrayBatches) -> np.ndarray:
 def one_pass(ds: tf.data.Dataset | data.ArrayBatches) -> tuple[np.ndarray, ...]:
     """Images and labels of one pass (a shuffled pipeline reshuffles per pass)."""
     batches = [(np.asarray(images), np.asarray(labels)) for images, labels in ds]
-    return tuple(np.concatenate(parts) for parts in zip(*batches))
+    return tuple(np.concatenate(parts) for parts in zip(*batches, strict=True))
 
 
 # --- local_data_dir --------------------------------------------------------
@@ -494,7 +494,7 @@ def test_arrays_are_decoded_once_per_process(fake_data, monkeypatch):
     monkeypatch.setattr(data.Image, "open", no_decoding)
     again = data.load_horses_or_humans_arrays(image_size=8)
     train, _ = data.load_horses_or_humans(image_size=8, format="numpy")
-    for (x, y), (x_again, y_again) in zip(first, again):
+    for (x, y), (x_again, y_again) in zip(first, again, strict=True):
         np.testing.assert_array_equal(x, x_again)
         np.testing.assert_array_equal(y, y_again)
     assert sorted(all_labels(train)) == [0, 0, 1, 1]

@@ -1,7 +1,7 @@
 """Specification of gc_tutorial.experiments.profiles: how much the chapters run.
 
 The values of the ``full`` profile are the book's settings; the committed
-results (tests/test_book_results.py) pin them. Here only the relations
+results (tests/book/test_book_results.py) pin them. Here only the relations
 between the profiles are checked.
 """
 
@@ -13,8 +13,8 @@ import pytest
 
 from gc_tutorial.experiments import PROFILE_ENV, PROFILES, current_profile
 
-SEED_FIELDS = ("taxi_seeds", "sweep_seeds", "hoh_seeds")
-COUNT_FIELDS = ("taxi_epochs", "sweep_epochs", "hoh_epochs", "hoh_image_size")
+SEED_FIELDS = ("sweep_seeds", "hoh_seeds")
+COUNT_FIELDS = ("sweep_epochs", "hoh_epochs", "hoh_image_size")
 SUBSET_FIELDS = ("hoh_train_subset", "hoh_test_subset")
 
 
@@ -56,7 +56,7 @@ def test_full_runs_several_seeds_of_every_comparison():
 
 def test_profiles_are_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
-        PROFILES["full"].taxi_epochs = 1
+        PROFILES["full"].hoh_epochs = 1
 
 
 def test_unknown_profile_names_the_variable_and_choices(monkeypatch):

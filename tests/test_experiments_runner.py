@@ -113,7 +113,7 @@ def test_runs_write_tidy_rows_with_the_test_set_every_epoch(full_run):
     out, results = full_run
     assert list(results.columns) == list(RESULT_COLUMNS)
     pd.testing.assert_frame_equal(results, pd.read_csv(out))
-    assert set(zip(results["arm"], results["seed"])) == {
+    assert set(zip(results["arm"], results["seed"], strict=True)) == {
         (arm, seed) for arm in ARMS for seed in (0, 1, 2)
     }
     per_split = results.groupby("split")
@@ -334,7 +334,7 @@ def test_command_line_runs_the_taxi_smoke_study(tmp_path, capsys):
     assert done.returncode == 0, done.stderr
     assert "[2/2] Adam + GC seed 0" in done.stdout
     results = pd.read_csv(out)
-    assert set(zip(results["arm"], results["seed"], results["epoch"])) == {
+    assert set(zip(results["arm"], results["seed"], results["epoch"], strict=True)) == {
         ("Adam", 0, 1),
         ("Adam + GC", 0, 1),
     }

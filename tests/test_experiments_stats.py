@@ -83,7 +83,7 @@ def test_consistent_difference_is_not_noise():
     assert as_score.loc["Adam + GC - Adam", "verdict"] == "Adam + GC worse"
 
 
-def test_accuracy_intervals_stay_within_their_range():
+def test_summarize_keeps_accuracy_intervals_in_their_range():
     # Three seeds far apart: the unclipped interval of the baseline's mean
     # accuracy, 0.5 +- 4.3 * 0.4 / sqrt(3), would reach beyond 0 and 1.
     results = handmade_results(
@@ -383,7 +383,7 @@ def test_report_holds_the_three_fixed_quantities():
     assert sorted(set(train["epoch"])) == list(range(1, 11))
     assert (train["metric"] == "loss").all() and len(train) == 10 * 2
     test = report[report["split"] == "test"]
-    assert sorted(zip(test["epoch"], test["window"])) == [(10, 1)] * 2 + [(10, 3)] * 2
+    assert sorted(zip(test["epoch"], test["window"], strict=True)) == [(10, 1)] * 2 + [(10, 3)] * 2
     gc = report[report["treatment"] == "Adam + GC"]
     assert (gc["verdict"] == "better").all()
     update = report[report["treatment"] == "Adam + GC on the update"]

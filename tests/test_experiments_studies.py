@@ -243,7 +243,7 @@ def test_batches_cover_every_row_once_in_a_seeded_order_each_epoch():
     first = epoch_orders(ArrayBatches(x, y, batch_size=6, shuffle_seed=5), 3)
     second = epoch_orders(ArrayBatches(x, y, batch_size=6, shuffle_seed=5), 3)
     other = epoch_orders(ArrayBatches(x, y, batch_size=6, shuffle_seed=6), 1)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     assert all(sorted(order) == list(range(20)) for order in first)
     assert not np.array_equal(first[0], first[1])

@@ -112,7 +112,7 @@ def test_sgd_with_gc_keeps_each_units_weight_mean_fixed():
     model = small_cnn()
     before = kernel_unit_means(model)
     train(model, GCSGD(learning_rate=0.5), steps=50)
-    for start, end in zip(before, kernel_unit_means(model)):
+    for start, end in zip(before, kernel_unit_means(model), strict=True):
         np.testing.assert_allclose(end, start, atol=1e-5)
 
 
@@ -120,7 +120,9 @@ def test_sgd_without_gc_lets_the_weight_means_drift():
     model = small_cnn()
     before = kernel_unit_means(model)
     train(model, keras.optimizers.SGD(learning_rate=0.5), steps=50)
-    drift = max(float(np.max(np.abs(e - s))) for s, e in zip(before, kernel_unit_means(model)))
+    drift = max(
+        float(np.max(np.abs(e - s))) for s, e in zip(before, kernel_unit_means(model), strict=True)
+    )
     assert drift > 1e-3
 
 
@@ -372,7 +374,10 @@ def one_step_per_variable(make_layer, input_shape, optimizer):
     before = [np.asarray(v) for v in model.trainable_variables]
     model.compile(optimizer=optimizer, loss="mse")
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    return [(v.path, start, np.asarray(v)) for v, start in zip(model.trainable_variables, before)]
+    return [
+        (v.path, start, np.asarray(v))
+        for v, start in zip(model.trainable_variables, before, strict=True)
+    ]
 
 
 @pytest.mark.parametrize("make_layer, input_shape", NOT_KERNELS.values(), ids=NOT_KERNELS.keys())
@@ -382,7 +387,7 @@ def test_only_kernels_are_centralized_whatever_their_rank(make_layer, input_shap
     gc = one_step_per_variable(make_layer, input_shape, GCSGD(0.1, where=where))
     keras.utils.set_random_seed(0)
     plain = one_step_per_variable(make_layer, input_shape, keras.optimizers.SGD(0.1))
-    for (path, start, end), (_, _, plain_end) in zip(gc, plain):
+    for (path, start, end), (_, _, plain_end) in zip(gc, plain, strict=True):
         if path.endswith("kernel") and end.ndim >= 2:
             np.testing.assert_allclose(
                 unit_means_of(end), unit_means_of(start), atol=1e-6, err_msg=path
@@ -460,7 +465,7 @@ def test_wrapper_apply_gradients_returns_the_step_count():
     model = small_cnn()
     wrapper = GradientCentralization(keras.optimizers.SGD(0.1))
     zeros = [keras.ops.zeros(v.shape) for v in model.trainable_variables]
-    assert int(wrapper.apply_gradients(zip(zeros, model.trainable_variables))) == 1
+    assert int(wrapper.apply_gradients(zip(zeros, model.trainable_variables, strict=True))) == 1
 
 
 def test_gcmodel_transform_gradients_is_the_hook_subclasses_override():
@@ -514,3 +519,40 @@ def test_gc_inside_gc_or_inside_loss_scaling_is_refused():
         GradientCentralization(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD()))
     with pytest.raises(ValueError, match="wraps another optimizer"):
         centralized(keras.optimizers.LossScaleOptimizer)
+
+
+# --- Golden single steps on plain variables (as Keras's adam_test.py does) ----
+
+KERNEL = [[1.0, 2.0], [3.0, 4.0]]  # (inputs, units): unit j is column j
+GRADIENT = [[1.0, 4.0], [3.0, 0.0]]  # column means 2 and 2
+# Centralized: [[-1, 2], [1, -2]]; a bias of the same layer is left alone.
+
+
+def one_step(optimizer: keras.optimizers.Optimizer) -> tuple[np.ndarray, np.ndarray]:
+    kernel = keras.Variable(np.array(KERNEL), name="kernel")
+    bias = keras.Variable(np.array([1.0, 1.0]), name="bias")
+    optimizer.apply([np.array(GRADIENT), np.array([1.0, -1.0])], [kernel, bias])
+    return ops.convert_to_numpy(kernel), ops.convert_to_numpy(bias)
+
+
+def test_golden_single_step_gcsgd():
+    kernel, bias = one_step(GCSGD(learning_rate=0.5))
+    np.testing.assert_allclose(kernel, [[1.5, 1.0], [2.5, 5.0]], atol=1e-6)
+    np.testing.assert_allclose(bias, [0.5, 1.5], atol=1e-6)  # plain SGD step
+
+
+def test_golden_single_step_gcadam_on_the_gradient():
+    # Adam's first step is lr * g / (|g| + eps): lr times the sign of the
+    # centralized gradient.
+    kernel, bias = one_step(GCAdam(learning_rate=0.1))
+    np.testing.assert_allclose(kernel, [[1.1, 1.9], [2.9, 4.1]], atol=1e-6)
+    np.testing.assert_allclose(bias, [0.9, 1.1], atol=1e-6)
+
+
+def test_golden_single_step_gcadam_on_the_update():
+    # Adam's own first step on the raw gradient is -0.1 * sign(g):
+    # [[-0.1, -0.1], [-0.1, 0]]; centralizing it per column (means -0.1 and
+    # -0.05) leaves [[0, -0.05], [0, 0.05]].
+    kernel, bias = one_step(GCAdam(learning_rate=0.1, where="update"))
+    np.testing.assert_allclose(kernel, [[1.0, 1.95], [3.0, 4.05]], atol=1e-6)
+    np.testing.assert_allclose(bias, [0.9, 1.1], atol=1e-6)

@@ -39,7 +39,7 @@ def update_mode(make: Callable[[], keras.optimizers.Optimizer]) -> keras.optimiz
 
 
 def drift(before: list[np.ndarray], after: list[np.ndarray]) -> float:
-    return max(float(np.max(np.abs(a - b))) for a, b in zip(before, after))
+    return max(float(np.max(np.abs(a - b))) for a, b in zip(before, after, strict=True))
 
 
 # The constraint GC is about holds for every optimizer --------------------------------
@@ -103,7 +103,7 @@ def test_update_mode_adam_equals_a_numpy_reference_on_plain_variables():
     bias = keras.Variable(bias_start, name="bias")
     plain_bias = keras.Variable(bias_start, name="bias")
     optimizer, plain = GCAdam(1e-2, where="update"), keras.optimizers.Adam(1e-2)
-    for g, b in zip(grads, bias_grads):
+    for g, b in zip(grads, bias_grads, strict=True):
         g, b = keras.ops.convert_to_tensor(g), keras.ops.convert_to_tensor(b)
         optimizer.apply([g, b], [kernel, bias])
         plain.apply([b], [plain_bias])

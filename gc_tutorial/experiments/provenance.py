@@ -1,13 +1,15 @@
 """Where and with what a run was made: backend, device, versions, commit.
 
 :func:`environment` describes the process it is called in (a worker records
-its own); :func:`weights_fingerprint` names a set of initial weights, so
+its own), and :func:`page_provenance` says it in one line under a
+chapter's outputs; :func:`weights_fingerprint` names a set of initial weights, so
 that the record of each run shows which runs started alike;
 :func:`optimizer_description` records an arm's optimizer settings.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import importlib.metadata
@@ -21,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["environment", "optimizer_description", "weights_fingerprint"]
+__all__ = ["environment", "optimizer_description", "page_provenance", "weights_fingerprint"]
 
 _BACKEND_PACKAGES = {
     "tensorflow": ("tensorflow",),
@@ -96,6 +98,28 @@ def environment() -> dict[str, Any]:
         "git_commit": commit,
         "git_dirty": dirty,
     }
+
+
+def page_provenance() -> str:
+    """One line saying what made a notebook's outputs, for the end of each chapter.
+
+    Returns:
+        The date (UTC), the profile (``GC_TUTORIAL_PROFILE``), the Keras
+        backend and device, and the versions of Python, Keras, NumPy, the
+        backend's packages and ``gc_tutorial``.
+    """
+    from gc_tutorial.experiments.profiles import current_profile
+
+    env = environment()
+    versions = {"Python": env["python"], **env["versions"]}
+    versions["gc_tutorial"] = importlib.metadata.version("gc_tutorial")
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    return (
+        f"Outputs made on {today} (UTC) with the {current_profile().name} profile, "
+        f"Keras backend {env['backend']} on {env['device']}; "
+        + ", ".join(f"{name} {version}" for name, version in versions.items())
+        + "."
+    )
 
 
 def weights_fingerprint(weights: Sequence[np.ndarray]) -> str:

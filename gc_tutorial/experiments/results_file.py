@@ -37,6 +37,7 @@ class ResultsFile:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Name the CSV at ``path`` and its provenance file; nothing is read yet."""
         self.path = pathlib.Path(path)
         self.provenance_path = self.path.with_name(self.path.stem + ".provenance.jsonl")
 
@@ -88,7 +89,7 @@ class ResultsFile:
                 profile or number of epochs.
         """
         results = self.read()
-        runs = set(zip(results["arm"], results["seed"].astype(int)))
+        runs = set(zip(results["arm"], results["seed"].astype(int), strict=True))
         records = self.records()
         missing = sorted(runs - set(records))
         if missing:

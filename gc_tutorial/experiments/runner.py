@@ -352,11 +352,11 @@ def run_study(
         for future in concurrent.futures.as_completed(futures):
             if future.cancelled():
                 continue
-            error = future.exception()
-            if error is None:
+            exception = future.exception()
+            if exception is None:
                 save(*future.result())
             elif failure is None:
-                failure = (*futures[future], error)
+                failure = (*futures[future], exception)
                 for other in futures:
                     other.cancel()
     if failure is not None:

@@ -490,7 +490,7 @@ def difference_statistics(
     keys = [column for column in differences.columns if column not in per_seed]
     rows = []
     for key, group in differences.groupby(keys, sort=False, dropna=False):
-        kind = metric_kind(dict(zip(keys, key))["metric"], better)
+        kind = metric_kind(dict(zip(keys, key, strict=True))["metric"], better)
         rows.append(key + _pair_statistics(group["difference"].to_numpy(float), kind))
     statistics = list(STATISTICS_COLUMNS[len(_PAIR_KEYS) :])
     return pd.DataFrame(rows, columns=keys + statistics)

@@ -67,6 +67,7 @@ class Scale:
     image_size: int | None = None
 
     def __post_init__(self) -> None:
+        """Check that the seeds are distinct and the counts at least 1."""
         if not self.seeds:
             raise ValueError("A Scale needs at least one seed.")
         if len(set(self.seeds)) != len(self.seeds):
@@ -113,6 +114,7 @@ class Study:
     test_metrics: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        """Check that every pair names two of the study's arms."""
         unknown = sorted({arm for pair in self.pairs.items() for arm in pair} - set(self.arms))
         if unknown:
             raise ValueError(
@@ -145,8 +147,15 @@ TAXI_SGD_LEARNING_RATE = 0.003
 
 Chosen by the :data:`NYC_TAXI_SGD_PILOT` study (lowest mean validation loss
 after 10 epochs; ``chapters/results/studies/nyc_taxi_sgd_pilot_full.csv``, which
-``tests/test_book_results.py`` checks against this value).
+``tests/book/test_book_results.py`` checks against this value).
 """
+
+
+def _image_size(scale: Scale) -> int:
+    """``scale.image_size``, which an image study's :class:`Scale` must set."""
+    if scale.image_size is None:
+        raise ValueError(f"An image study needs a Scale with an image_size; got {scale}.")
+    return scale.image_size
 
 
 def horses_or_humans_data(seed: int, scale: Scale) -> tuple[Any, None, Any]:
@@ -158,7 +167,7 @@ def horses_or_humans_data(seed: int, scale: Scale) -> tuple[Any, None, Any]:
         validation split; the runner evaluates the test set every epoch.
     """
     train, test = load_horses_or_humans(
-        image_size=scale.image_size,
+        image_size=_image_size(scale),
         batch_size=scale.batch_size,
         shuffle_seed=seed,
         train_subset=scale.train_subset,
@@ -167,7 +176,7 @@ def horses_or_humans_data(seed: int, scale: Scale) -> tuple[Any, None, Any]:
     return train, None, test
 
 
-def taxi_fare_data(seed: int, scale: Scale) -> tuple[ArrayBatches, ...]:
+def taxi_fare_data(seed: int, scale: Scale) -> tuple[ArrayBatches, ArrayBatches, ArrayBatches]:
     """The taxi-fare splits at ``scale``, the training set shuffled by ``seed``.
 
     Subsets are the first rows of each split (the splits are already in
@@ -183,15 +192,16 @@ def taxi_fare_data(seed: int, scale: Scale) -> tuple[ArrayBatches, ...]:
         "validation": scale.test_subset,
         "test": scale.test_subset,
     }
-    return tuple(
-        ArrayBatches(
+
+    def batches(split: str) -> ArrayBatches:
+        return ArrayBatches(
             arrays.x[split][: subset[split]],
             arrays.y[split][: subset[split]],
             scale.batch_size,
             shuffle_seed=seed if split == "train" else None,
         )
-        for split in ("train", "validation", "test")
-    )
+
+    return batches("train"), batches("validation"), batches("test")
 
 
 def _taxi_model(scale: Scale) -> keras.Model:
@@ -199,7 +209,7 @@ def _taxi_model(scale: Scale) -> keras.Model:
 
 
 def _hoh_model(scale: Scale) -> keras.Model:
-    return horses_or_humans_cnn(scale.image_size)
+    return horses_or_humans_cnn(_image_size(scale))
 
 
 def _sgd_momentum(learning_rate: float, gc: bool) -> OptimizerFactory:

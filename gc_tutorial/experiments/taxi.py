@@ -165,7 +165,7 @@ def taxi_fare_arrays(split_seed: int = 0) -> TaxiFareArrays:
     x_all = features.to_numpy(dtype="float32")
     mean = x_all[rows["train"]].mean(axis=0)
     std = x_all[rows["train"]].std(axis=0)
-    constant = [name for name, s in zip(features.columns, std) if not s > 0]
+    constant = [name for name, s in zip(features.columns, std, strict=True) if not s > 0]
     if constant:
         raise ValueError(
             f"The inputs {constant} are constant on the training split and "
@@ -208,6 +208,7 @@ class ArrayBatches(keras.utils.PyDataset):
         shuffle_seed: int | None = None,
         **kwargs: Any,
     ) -> None:
+        """Check the arrays and draw the first epoch's order."""
         super().__init__(**kwargs)
         if len(x) != len(y) or len(x) == 0:
             raise ValueError(
@@ -226,9 +227,11 @@ class ArrayBatches(keras.utils.PyDataset):
         return self._rng.permutation(len(self.x))
 
     def __len__(self) -> int:
+        """Batches per epoch."""
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``index`` of this epoch's order, as ``(x, y)``."""
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         return self.x[rows], self.y[rows]
 

@@ -29,8 +29,8 @@ that MathJax would typeset, not the typeset result.
 A full-page screenshot of each page is saved to
 ``_build/screenshots/<page-name>.png`` for a human look.
 
-Run: ``bash scripts/test tests/test_site.py`` (it installs a Chromium when
-none is found and it can), or ``python -m pytest tests/test_site.py``.
+Run: ``bash scripts/test tests/book/test_site.py`` (it installs a Chromium when
+none is found and it can), or ``python -m pytest tests/book/test_site.py``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 # Browsers on the PATH that Playwright can drive, in order of preference:
@@ -600,6 +600,19 @@ def test_chapter_has_colab_link_to_its_notebook(docname: str, visit) -> None:
         "the launch button needs `repository.url` and `launch_buttons.colab_url` "
         "in _config.yml"
     )
+
+
+@chapters
+def test_chapter_offers_its_notebook_for_download(docname: str, html_file) -> None:
+    """The download menu links the page's own .ipynb, and the build holds it."""
+    page = f"{docname}.html"
+    parsed = html_file(page)
+    assert parsed is not None, f"the build did not write {page}"
+    wanted = f"_sources/{docname}.ipynb"
+    links = [href for href in parsed.hrefs if href.endswith(wanted)]
+    assert links, f"no link to {wanted} on {page}"
+    target = _site_target(page, links[0])
+    assert target is not None and (HTML / target[0]).is_file(), f"{links[0]} is not in the build"
 
 
 @pages

@@ -1,10 +1,12 @@
-"""Train the same small model with GC on one Keras backend and save the weights.
+"""Check that GC trains the same on every Keras backend and on two devices.
 
-A Python process has one Keras backend, chosen by ``KERAS_BACKEND`` before
-``keras`` is first imported, so comparing backends takes one process per
-backend. This script is that process::
+Each check trains the same small model with the GC optimizers on one Keras
+backend and saves the weights, for another process to compare. A Python
+process has one Keras backend, chosen by ``KERAS_BACKEND`` before ``keras``
+is first imported, so comparing backends takes one process per backend.
+This module, run as a script, is that process::
 
-    KERAS_BACKEND=jax python tests/backend_worker.py routes out.npz
+    KERAS_BACKEND=jax python -m gc_tutorial.backend_check routes out.npz
 
 Scenarios:
 
@@ -19,12 +21,14 @@ Scenarios:
 - ``jax_data_parallel`` (JAX): one device against
   ``keras.distribution.DataParallel`` on two host devices, same global batches.
 
-``tests/test_backends.py`` and the book's chapter 8 run this script with
-:func:`run_worker` and read its results with :func:`load_results`; the
-chapter also calls :func:`mixed_precision_losses` in its own process. Keras is
-imported inside the functions, never at module level, so that importing this
-module does not fix a backend, and the scenario can set up devices before
-TensorFlow or JAX starts.
+``tests/test_backends.py`` and the book's chapter 8 start it with
+:func:`run_worker` and read its results with :func:`load_results`; they also
+call :func:`mixed_precision_losses`, which trains a GC taxi-fare model in
+float32 and in mixed precision, in their own process. Importing this module
+imports :mod:`gc_tutorial`, and so Keras on the backend ``KERAS_BACKEND``
+names; TensorFlow is imported only by the functions of the TensorFlow
+scenario, so the module runs on JAX and PyTorch without it, and the
+``mirrored`` scenario can split the CPU before TensorFlow's runtime starts.
 """
 
 from __future__ import annotations
@@ -38,7 +42,11 @@ from typing import Any
 
 import numpy as np
 
-WORKER = Path(__file__).resolve()
+MODULE = "gc_tutorial.backend_check"
+"""What ``python -m`` runs: this module (``__name__`` is ``"__main__"`` there)."""
+# The folder that holds the gc_tutorial package imported here: the repository
+# for a checkout, site-packages for an installed package.
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch")
 SCENARIOS = {
     "routes": BACKENDS,
@@ -70,8 +78,8 @@ SAME_BACKEND_TOLERANCE = 1e-6
 # What GC must change for the comparisons to mean anything (measured ~0.1).
 GC_EFFECT = 1e-3
 # Mixed precision: per-epoch loss relative to float32. float16 keeps 11
-# significant bits, and the runs drift apart over 495 steps: measured at most
-# 0.35% on the TensorFlow, JAX and PyTorch backends; 2% leaves a 6x margin.
+# significant bits, and the runs drift apart over 490 steps: measured at most
+# 0.38% (JAX; 0.09% on TensorFlow, 0.06% on PyTorch); 2% leaves a 5x margin.
 MIXED_PRECISION_GAP = 0.02
 
 
@@ -79,8 +87,21 @@ MIXED_PRECISION_GAP = 0.02
 
 
 def worker_env(backend: str, scenario: str) -> dict[str, str]:
-    """The environment a worker process needs: backend, and host devices."""
+    """The environment a worker process needs: package, backend, and host devices.
+
+    Args:
+        backend: The Keras backend the worker runs on.
+        scenario: One of :data:`SCENARIOS`; ``"jax_data_parallel"`` also asks
+            JAX for :data:`N_DEVICES` host devices.
+
+    Returns:
+        This process's environment with those variables set; ``PYTHONPATH``
+        starts with :data:`PACKAGE_PARENT`, so the worker imports the same
+        ``gc_tutorial`` as this process.
+    """
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    paths = [str(PACKAGE_PARENT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     if scenario == "jax_data_parallel":
         flags = env.get("XLA_FLAGS", "")
         if "xla_force_host_platform_device_count" not in flags:
@@ -91,9 +112,15 @@ def worker_env(backend: str, scenario: str) -> dict[str, str]:
 def run_worker(
     scenario: str, backend: str, out: Path | str, timeout: float = 600
 ) -> dict[str, Any]:
-    """Run this script as ``python backend_worker.py scenario out`` under ``backend``.
+    """Run ``python -m gc_tutorial.backend_check scenario out`` under ``backend``.
 
     Scratch files (a saved model) go to ``out``'s folder.
+
+    Args:
+        scenario: One of :data:`SCENARIOS`.
+        backend: The Keras backend to run it on; one the scenario allows.
+        out: The ``.npz`` file the worker saves its results to.
+        timeout: Seconds the worker may take.
 
     Returns:
         The results it saved, as :func:`load_results` reads them.
@@ -101,7 +128,7 @@ def run_worker(
     Raises:
         RuntimeError: the worker failed; the message ends with its stderr.
     """
-    command = [sys.executable, str(WORKER), scenario, str(out)]
+    command = [sys.executable, "-m", MODULE, scenario, str(out)]
     done = subprocess.run(
         command,
         env=worker_env(backend, scenario),
@@ -123,6 +150,12 @@ def load_results(path: Path | str) -> dict[str, Any]:
     Weights are saved as ``"<run>/<index>"``; they come back as
     ``results[run] == [array, array, ...]``, in ``model.get_weights()`` order.
     Other entries come back as Python scalars or strings.
+
+    Args:
+        path: The file a worker (or :func:`save_results`) wrote.
+
+    Returns:
+        The results, by name.
     """
     results: dict[str, Any] = {}
     weights: dict[str, dict[int, np.ndarray]] = {}
@@ -140,8 +173,8 @@ def load_results(path: Path | str) -> dict[str, Any]:
 
 def max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     """Largest absolute difference between two weight lists."""
-    assert len(a) == len(b) and all(u.shape == v.shape for u, v in zip(a, b))
-    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
+    assert len(a) == len(b) and all(u.shape == v.shape for u, v in zip(a, b, strict=True))
+    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b, strict=True))
 
 
 # The model, its start and its data ------------------------------------------------
@@ -326,9 +359,14 @@ def gc_linearity_gap() -> tuple[float, float]:
             # A replica's loss is its own mean divided by the number of replicas.
             loss = loss_fn(y[rows], model(x[rows])) / N_DEVICES
         per_replica.append(tape.gradient(loss, model.trainable_variables))
-    centralize_then_sum = [sum(g) for g in zip(*map(centralize_gradients, per_replica))]
-    sum_then_centralize = centralize_gradients([sum(g) for g in zip(*per_replica)])
-    as_numpy = lambda grads: [np.asarray(g) for g in grads]  # noqa: E731
+    centralize_then_sum = [
+        sum(g) for g in zip(*map(centralize_gradients, per_replica), strict=True)
+    ]
+    sum_then_centralize = centralize_gradients([sum(g) for g in zip(*per_replica, strict=True)])
+
+    def as_numpy(grads: list[Any]) -> list[np.ndarray]:
+        return [np.asarray(g) for g in grads]
+
     gap = max_difference(as_numpy(centralize_then_sum), as_numpy(sum_then_centralize))
     return gap, max(float(np.max(np.abs(g))) for g in as_numpy(sum_then_centralize))
 
@@ -358,7 +396,7 @@ def mirrored(out_dir: Path) -> dict[str, Any]:
 
     for name, make in device_optimizers().items():
         results[f"{name} single"] = fit(fresh_model(), make())
-        model = fit_mirrored(strategy, lambda: recording(make()))
+        model = fit_mirrored(strategy, lambda make=make: recording(make()))
         results[f"{name} mirrored"] = model.get_weights()
     # Calls are recorded while tf.function traces the step, once per replica;
     # a 0 would be a call outside the replicas (after the all-reduce).
@@ -389,35 +427,22 @@ def jax_data_parallel(out_dir: Path) -> dict[str, Any]:
     return results
 
 
-def taxi_fare_data() -> tuple[np.ndarray, np.ndarray]:
-    """Real NYC taxi trips: standardized distance, passengers and minutes -> fare.
-
-    Trips with a zero distance, duration, passenger count or fare are
-    dropped. The fare is standardized too, so a mean squared error of 0.1
-    means 10% of the fares' variance is left unexplained. Reads
-    ``$GC_TUTORIAL_DATA`` like :func:`gc_tutorial.data.load_nyc_taxis`.
-    """
-    from gc_tutorial.data import load_nyc_taxis
-
-    trips = load_nyc_taxis()
-    minutes = (trips["dropoff"] - trips["pickup"]).dt.total_seconds() / 60
-    x = np.stack([trips["distance"], trips["passengers"], minutes], axis=1)
-    y = trips["fare"].to_numpy()
-    keep = (x > 0).all(axis=1) & (y > 0)
-    x, y = x[keep], y[keep]
-    x = (x - x.mean(axis=0)) / x.std(axis=0)
-    y = (y - y.mean()) / y.std()
-    return x.astype("float32"), y.astype("float32")
-
-
 def mixed_precision_losses(epochs: int = 5, batch_size: int = 64) -> dict[str, Any]:
     """Per-epoch training loss of one GC fare model in float32 and mixed_float16.
 
-    Both runs use ``GCAdam(3e-3)`` from the same NumPy weights on the same
-    batches in the same order. The mixed one puts the optimizer inside
-    ``keras.optimizers.LossScaleOptimizer`` and keeps the output layer in
-    float32, as the Keras mixed-precision guide advises. Runs in the calling
-    process, on its backend, and restores the dtype policy.
+    The data are all the cleaned NYC taxi trips of
+    :func:`gc_tutorial.examples.fare_sample`: standardized distance,
+    passengers and minutes to standardized fare, so a mean squared error of
+    0.1 leaves 10% of the fares' variance unexplained (reads
+    ``$GC_TUTORIAL_DATA``). Both runs use ``GCAdam(3e-3)`` from the same
+    NumPy weights on the same batches in the same order. The mixed one puts
+    the optimizer inside ``keras.optimizers.LossScaleOptimizer`` and keeps the
+    output layer in float32, as the Keras mixed-precision guide advises. Runs
+    in the calling process, on its backend, and restores the dtype policy.
+
+    Args:
+        epochs: Epochs per run.
+        batch_size: Trips per batch.
 
     Returns:
         ``"float32"`` and ``"mixed_float16"``: the loss lists; ``"steps"``:
@@ -428,8 +453,10 @@ def mixed_precision_losses(epochs: int = 5, batch_size: int = 64) -> dict[str, A
     import keras
 
     from gc_tutorial import GCAdam
+    from gc_tutorial.examples import fare_sample
 
-    x, y = taxi_fare_data()
+    sample = fare_sample(n=None, seed=0)
+    x, y = sample.x, sample.y
     rng = np.random.default_rng(7)
     shapes = [(3, 32), (32,), (32, 32), (32,), (32, 1), (1,)]
     start = [
@@ -470,8 +497,13 @@ def mixed_precision_losses(epochs: int = 5, batch_size: int = 64) -> dict[str, A
 
 
 def save_results(results: dict[str, Any], path: Path | str) -> None:
-    """Save :func:`routes`-style results in the layout :func:`load_results` reads."""
-    arrays: dict[str, np.ndarray] = {}
+    """Save :func:`routes`-style results in the layout :func:`load_results` reads.
+
+    Args:
+        results: Lists of arrays (weights) and plain values, by name.
+        path: The ``.npz`` file to write.
+    """
+    arrays: dict[str, Any] = {}  # Any: numpy's stubs type savez's keywords as options
     for key, value in results.items():
         if isinstance(value, list):
             for index, array in enumerate(value):
@@ -482,8 +514,17 @@ def save_results(results: dict[str, Any], path: Path | str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Run one scenario on this process's backend and save its results.
+
+    Args:
+        argv: The command line after the module name: the scenario and the
+            ``.npz`` file to write.
+
+    Returns:
+        The exit status: 0 when done, 2 for a wrong command line or backend.
+    """
     if len(argv) != 2 or argv[0] not in SCENARIOS:
-        print(f"usage: python {WORKER.name} {{{'|'.join(SCENARIOS)}}} OUT.npz", file=sys.stderr)
+        print(f"usage: python -m {MODULE} {{{'|'.join(SCENARIOS)}}} OUT.npz", file=sys.stderr)
         return 2
     scenario, out = argv[0], Path(argv[1])
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -494,14 +535,10 @@ def main(argv: list[str]) -> int:
         )
         return 2
     if scenario == "jax_data_parallel":
-        os.environ.update(worker_env(backend, scenario))  # before jax starts
+        os.environ.update(worker_env(backend, scenario))  # before JAX sets up its devices
     start = time.perf_counter()
-    if scenario == "mirrored":
-        results = mirrored(out.parent)  # configures devices before importing gc_tutorial
-    else:
-        import gc_tutorial  # noqa: F401  (before keras: quiet TensorFlow start-up)
-
-        results = {"routes": routes, "jax_data_parallel": jax_data_parallel}[scenario](out.parent)
+    scenarios = {"routes": routes, "mirrored": mirrored, "jax_data_parallel": jax_data_parallel}
+    results = scenarios[scenario](out.parent)  # mirrored() splits the CPU before TF starts
     import keras
 
     results["backend"] = keras.backend.backend()
@@ -511,5 +548,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(WORKER.parents[1]))  # the repository, for gc_tutorial
     sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,73 @@
+"""The chapters' conventions: which cells the tests compare, and how each page starts.
+
+A cell whose output depends on the profile, the machine or the clock says
+so in its first line (it says "not compared") and carries the
+``nbval-ignore-output`` tag that makes ``pytest --nbval`` skip comparing
+it; the two must agree, or a reader is told one thing and the tests do
+another. Every chapter opens with the same Colab cell, hidden from the
+book and skipped by the tests, and imports ``gc_tutorial`` first.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+CHAPTERS = sorted((Path(__file__).resolve().parents[2] / "chapters").glob("*.ipynb"))
+NOT_COMPARED = "not compared"
+IGNORE_TAG = "nbval-ignore-output"
+
+
+def code_cells(path: Path) -> list[dict]:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[path.stem for path in CHAPTERS])
+def test_cells_that_say_they_are_not_compared_are_tagged_so(path):
+    mismatched = []
+    for index, cell in enumerate(code_cells(path)):
+        first_line = "".join(cell["source"]).split("\n", 1)[0]
+        says = first_line.startswith("#") and NOT_COMPARED in first_line
+        tagged = IGNORE_TAG in cell["metadata"].get("tags", [])
+        if says != tagged:
+            mismatched.append(f"code cell {index}: says {says}, tagged {tagged}: {first_line!r}")
+    assert not mismatched, mismatched
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[path.stem for path in CHAPTERS])
+def test_every_chapter_opens_with_the_hidden_colab_cell_then_imports_the_package(path):
+    colab, imports = code_cells(path)[:2]
+    assert "google.colab" in "".join(colab["source"])
+    assert {"remove-cell", "nbval-skip"} <= set(colab["metadata"].get("tags", []))
+    first_import = next(
+        line
+        for line in "".join(imports["source"]).splitlines()
+        if line.startswith("import ") and not line.startswith("import os")
+    )
+    assert first_import.startswith("import gc_tutorial"), first_import
+
+
+def test_the_provenance_line_names_date_profile_backend_and_versions(monkeypatch):
+    import datetime
+
+    import keras
+
+    from gc_tutorial.experiments.provenance import page_provenance
+
+    monkeypatch.setenv("GC_TUTORIAL_PROFILE", "smoke")
+    line = page_provenance()
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    assert line.startswith(f"Outputs made on {today} (UTC) with the smoke profile, ")
+    assert f"Keras backend {keras.backend.backend()} on " in line
+    assert f"keras {keras.__version__}" in line and "gc_tutorial " in line
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[path.stem for path in CHAPTERS])
+def test_every_chapter_ends_by_saying_what_made_its_outputs(path):
+    last = code_cells(path)[-1]
+    assert "page_provenance()" in "".join(last["source"])
+    printed = "".join("".join(output.get("text", "")) for output in last.get("outputs", []))
+    assert printed.startswith("Outputs made on "), printed
