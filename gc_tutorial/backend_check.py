@@ -171,24 +171,22 @@ def load_results(path: Path | str) -> dict[str, Any]:
     return results
 
 
-def max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    """Largest absolute difference between two weight lists."""
-    assert len(a) == len(b) and all(u.shape == v.shape for u, v in zip(a, b, strict=True))
-    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b, strict=True))
-
-
 # The model, its start and its data ------------------------------------------------
 
 
-def build_model() -> Any:
-    """Conv2D + Dense classifier: a 4-D and a 2-D kernel, two biases."""
+def build_model(model_class: Any = None) -> Any:
+    """Conv2D + Dense classifier: a 4-D and a 2-D kernel, two biases.
+
+    Args:
+        model_class: The functional model's class; ``keras.Model`` by default.
+    """
     import keras
 
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(3, activation="softmax")(x)
-    return keras.Model(inputs, outputs)
+    return (model_class or keras.Model)(inputs, outputs)
 
 
 def initial_weights() -> list[np.ndarray]:
@@ -212,12 +210,8 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def fresh_model(model_class: Any = None) -> Any:
-    """:func:`build_model` (or ``model_class``) with :func:`initial_weights`."""
-    if model_class is None:
-        model = build_model()
-    else:
-        reference = build_model()
-        model = model_class(reference.inputs, reference.outputs)
+    """:func:`build_model` (of ``model_class``) with :func:`initial_weights`."""
+    model = build_model(model_class)
     model.set_weights(initial_weights())
     return model
 
@@ -348,6 +342,7 @@ def gc_linearity_gap() -> tuple[float, float]:
     import tensorflow as tf
 
     from gc_tutorial import centralize_gradients
+    from gc_tutorial.examples import max_difference
 
     model, (x, y) = fresh_model(), data()
     loss_fn = keras.losses.SparseCategoricalCrossentropy()

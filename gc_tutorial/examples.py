@@ -169,11 +169,12 @@ def max_difference(weights_a: Sequence[np.ndarray], weights_b: Sequence[np.ndarr
     """Largest absolute difference between two lists of weight arrays.
 
     Raises:
-        ValueError: the lists differ in length.
+        ValueError: the lists differ in length, or two paired arrays in shape.
     """
     if len(weights_a) != len(weights_b):
         raise ValueError(f"{len(weights_a)} weights against {len(weights_b)}.")
-    return max(
-        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-        for a, b in zip(weights_a, weights_b, strict=True)
-    )
+    pairs = [(np.asarray(a), np.asarray(b)) for a, b in zip(weights_a, weights_b, strict=True)]
+    mismatched = [(a.shape, b.shape) for a, b in pairs if a.shape != b.shape]
+    if mismatched:
+        raise ValueError(f"Paired weights differ in shape: {mismatched[:3]}.")
+    return max(float(np.max(np.abs(a - b))) for a, b in pairs)

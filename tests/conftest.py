@@ -18,8 +18,11 @@ import gc_tutorial  # noqa: E402,F401  (first: quiets TensorFlow's C++ start-up 
 
 # isort: split
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+# The small Conv2D + Dense model and its data are chapter 8's, shared by the tests.
+from gc_tutorial.backend_check import build_model as small_cnn  # noqa: E402,F401
+from gc_tutorial.backend_check import data as cnn_data  # noqa: E402,F401
 
 BOOK_TESTS = Path(__file__).parent / "book"
 
@@ -35,22 +38,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _seeded() -> None:
     """Every test starts from the same Python, NumPy and Keras seeds."""
     keras.utils.set_random_seed(0)
-
-
-def small_cnn(model_class: type = keras.Model) -> keras.Model:
-    """Conv2D + Dense model: a 4-D, a 2-D and two 1-D weights."""
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(3, activation="softmax")(x)
-    return model_class(inputs, outputs)
-
-
-def cnn_data(n: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and integer labels for :func:`small_cnn` (fixed seed)."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, 8, 8, 3)).astype("float32")
-    y = (x[..., 0].mean(axis=(1, 2)) > 0).astype("int32") + (
-        x[..., 1].mean(axis=(1, 2)) > 0
-    ).astype("int32")
-    return x, y

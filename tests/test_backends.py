@@ -30,8 +30,8 @@ from gc_tutorial.backend_check import (
     GC_EFFECT,
     MIXED_PRECISION_GAP,
     SAME_BACKEND_TOLERANCE,
-    max_difference,
 )
+from gc_tutorial.examples import max_difference
 
 
 def require(backend: str) -> None:
