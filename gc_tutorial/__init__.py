@@ -11,62 +11,37 @@ Public API:
 - :class:`GradientCentralization` -- GC around an optimizer instance;
 - :class:`GCModel` -- a ``keras.Model`` whose ``train_step`` applies GC.
 
-Submodules ``data``, ``experiments`` and ``plotting`` hold the book's data
-loaders, seeded comparisons and figures.
+These live in ``gc_tutorial.centralize``, ``.optimizers`` and ``.models`` and
+need only Keras. The subpackage ``gc_tutorial.book`` holds the book's support
+code (data loaders, seeded studies, statistics, figures).
+
+Importing the package does nothing else: the names above are loaded, and
+Keras with them, on first use (PEP 562), so that ``gc_tutorial.book.quiet``
+can run before Keras is imported.
 """
 
-import contextlib
-import os
-from collections.abc import Iterator
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
 
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for the duration of the block.
-
-    TensorFlow's C++ start-up messages (oneDNN, CUDA stubs) are written by
-    absl straight to the process's stderr before any log level applies, so
-    neither ``TF_CPP_MIN_LOG_LEVEL`` nor Python's ``logging`` can stop them,
-    and they would land in every notebook's stored output.
-    """
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
-
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-with _native_stderr_silenced():
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow
-
-        # Building many models in one process (one per arm and seed) makes
-        # TensorFlow warn about retracing; that is expected here.
-        tensorflow.get_logger().setLevel("ERROR")
-
-from gc_tutorial.centralize import (  # noqa: E402
-    centralize_gradient,
-    centralize_gradients,
-    centralizes,
-    is_kernel,
-    unit_means,
-)
-from gc_tutorial.models import GCModel  # noqa: E402
-from gc_tutorial.optimizers import (  # noqa: E402
-    GCSGD,
-    GCAdam,
-    GCAdamW,
-    GCRMSprop,
-    GradientCentralization,
-    centralized,
-)
+if TYPE_CHECKING:
+    from gc_tutorial.centralize import (
+        centralize_gradient,
+        centralize_gradients,
+        centralizes,
+        is_kernel,
+        unit_means,
+    )
+    from gc_tutorial.models import GCModel
+    from gc_tutorial.optimizers import (
+        GCSGD,
+        GCAdam,
+        GCAdamW,
+        GCRMSprop,
+        GradientCentralization,
+        centralized,
+    )
 
 __version__ = "0.1.0"
 
@@ -84,3 +59,20 @@ __all__ = [
     "GradientCentralization",
     "GCModel",
 ]
+
+_HOMES = ("centralize", "optimizers", "models")
+
+
+def __getattr__(name: str) -> Any:
+    """Load the public names from their modules on first use of any of them."""
+    if name not in __all__:
+        raise AttributeError(f"module 'gc_tutorial' has no attribute {name!r}")
+    for home in _HOMES:
+        module = importlib.import_module(f"gc_tutorial.{home}")
+        globals().update({n: getattr(module, n) for n in module.__all__ if n in __all__})
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    """The module's names, the public ones not yet loaded included."""
+    return sorted({*globals(), *__all__})

@@ -14,15 +14,16 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # The imports follow the line above on purpose (noqa: E402): Keras reads
 # KERAS_BACKEND once, when it is first imported.
-import gc_tutorial  # noqa: E402,F401  (first: quiets TensorFlow's C++ start-up log)
+from gc_tutorial.book.quiet import import_keras_quietly  # noqa: E402
 
-# isort: split
+import_keras_quietly()  # before anything else imports Keras
+
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
 # The small Conv2D + Dense model and its data are chapter 8's, shared by the tests.
-from gc_tutorial.backend_check import build_model as small_cnn  # noqa: E402,F401
-from gc_tutorial.backend_check import data as cnn_data  # noqa: E402,F401
+from gc_tutorial.book.backend_check import build_model as small_cnn  # noqa: E402,F401
+from gc_tutorial.book.backend_check import data as cnn_data  # noqa: E402,F401
 
 BOOK_TESTS = Path(__file__).parent / "book"
 

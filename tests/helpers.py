@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from conftest import cnn_data, small_cnn
 
-from gc_tutorial.examples import max_difference
+from gc_tutorial.book.examples import max_difference
 
 __all__ = ["LOSS", "max_difference", "fresh_copy", "train", "kernel_unit_means", "unit_means_of"]
 

@@ -1,7 +1,7 @@
 """GC on the JAX and PyTorch backends, on two devices, and in mixed precision.
 
 A process has one Keras backend, so the backend and multi-device checks run
-``python -m gc_tutorial.backend_check`` in a subprocess per backend (or
+``python -m gc_tutorial.book.backend_check`` in a subprocess per backend (or
 engine) and compare the weights it saves. JAX and PyTorch come from
 ``requirements-backends.txt``; without them these tests fail, they do not
 skip.
@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from helpers import unit_means_of
 
-from gc_tutorial import backend_check as worker
-from gc_tutorial.backend_check import (
+from gc_tutorial.book import backend_check as worker
+from gc_tutorial.book.backend_check import (
     BACKEND_TOLERANCE,
     BACKENDS,
     DEVICE_TOLERANCE,
@@ -31,7 +31,7 @@ from gc_tutorial.backend_check import (
     MIXED_PRECISION_GAP,
     SAME_BACKEND_TOLERANCE,
 )
-from gc_tutorial.examples import max_difference
+from gc_tutorial.book.examples import max_difference
 
 
 def require(backend: str) -> None:
@@ -87,7 +87,7 @@ def test_worker_env_puts_the_imported_package_first_on_the_path(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", "elsewhere")
     env = worker.worker_env("jax", "jax_data_parallel")
     assert env["PYTHONPATH"].split(os.pathsep) == [str(worker.PACKAGE_PARENT), "elsewhere"]
-    assert (worker.PACKAGE_PARENT / "gc_tutorial" / "backend_check.py").is_file()
+    assert (worker.PACKAGE_PARENT / "gc_tutorial" / "book" / "backend_check.py").is_file()
     assert env["KERAS_BACKEND"] == "jax"
     assert worker.JAX_HOST_DEVICES_FLAG in env["XLA_FLAGS"]
 

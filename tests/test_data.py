@@ -1,4 +1,4 @@
-"""Specification of the data loaders, `gc_tutorial.data`.
+"""Specification of the data loaders, `gc_tutorial.book.data`.
 
 The local-copy tests read the real data: the folder named by
 ``$GC_TUTORIAL_DATA`` or, if that is unset, ``shared/data`` beside the
@@ -30,7 +30,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from gc_tutorial import data
+from gc_tutorial.book import data
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
@@ -562,16 +562,40 @@ def test_array_batches_serve_every_row_once_per_epoch():
         batches[3]
 
 
+def epoch_orders(batches: data.ArrayBatches, epochs: int) -> list[np.ndarray]:
+    orders = []
+    for _ in range(epochs):
+        orders.append(np.concatenate([batches[i][1] for i in range(len(batches))]))
+        batches.on_epoch_end()
+    return orders
+
+
+def test_batches_cover_every_row_once_in_a_seeded_order_each_epoch():
+    x, y = np.arange(20.0)[:, None], np.arange(20)
+    first = epoch_orders(data.ArrayBatches(x, y, batch_size=6, shuffle_seed=5), 3)
+    second = epoch_orders(data.ArrayBatches(x, y, batch_size=6, shuffle_seed=5), 3)
+    other = epoch_orders(data.ArrayBatches(x, y, batch_size=6, shuffle_seed=6), 1)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert all(sorted(order) == list(range(20)) for order in first)
+    assert not np.array_equal(first[0], first[1])
+    assert not np.array_equal(first[0], other[0])
+    unshuffled = data.ArrayBatches(x, y, batch_size=6)
+    assert len(unshuffled) == 4 and len(unshuffled[3][1]) == 2
+    np.testing.assert_array_equal(epoch_orders(unshuffled, 2)[1], y)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"labels": np.zeros(3)}, "same"),
+        ({"y": np.zeros(3)}, "same, non-zero number"),
+        ({"x": np.zeros((0, 1, 1, 3)), "y": np.zeros(0)}, "same, non-zero number"),
         ({"batch_size": 0}, "batch_size"),
         ({"shuffle_seed": -1}, "shuffle_seed"),
     ],
 )
 def test_bad_array_batches_are_errors(kwargs, match):
-    arguments = {"images": np.zeros((4, 1, 1, 3)), "labels": np.zeros(4)}
+    arguments = {"x": np.zeros((4, 1, 1, 3)), "y": np.zeros(4)}
     with pytest.raises(ValueError, match=match):
         data.ArrayBatches(**{**arguments, "batch_size": 2, **kwargs})
 
@@ -598,7 +622,7 @@ sys.modules["tensorflow"] = None
 sys.modules["tensorflow_datasets"] = None
 
 import keras
-from gc_tutorial import data
+from gc_tutorial.book import data
 
 train, test = data.load_horses_or_humans(
     image_size=16, batch_size=8, shuffle_seed=3, train_subset=24, test_subset=8

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import gc_tutorial
-from gc_tutorial.experiments import compare_optimizers, lr_sweep
+from gc_tutorial.book.experiments import compare_optimizers, lr_sweep
 
 COMPILE = {"loss": "mse", "metrics": ["mae"]}
 N_FEATURES = 4

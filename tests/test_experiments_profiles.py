@@ -1,4 +1,4 @@
-"""Specification of gc_tutorial.experiments.profiles: how much the chapters run.
+"""Specification of gc_tutorial.book.experiments.profiles: how much the chapters run.
 
 The values of the ``full`` profile are the book's settings; the committed
 results (tests/book/test_book_results.py) pin them. Here only the relations
@@ -11,7 +11,7 @@ import dataclasses
 
 import pytest
 
-from gc_tutorial.experiments import PROFILE_ENV, PROFILES, current_profile
+from gc_tutorial.book.experiments import PROFILE_ENV, PROFILES, current_profile
 
 SEED_FIELDS = ("sweep_seeds", "hoh_seeds")
 COUNT_FIELDS = ("sweep_epochs", "hoh_epochs", "hoh_image_size")

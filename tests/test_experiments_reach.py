@@ -1,4 +1,4 @@
-"""Specification of gc_tutorial.experiments.reach: epochs needed to reach a target."""
+"""Specification of gc_tutorial.book.experiments.reach: epochs needed to reach a target."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gc_tutorial.experiments import (
+from gc_tutorial.book.experiments import (
     REACH_COLUMNS,
     RESULT_COLUMNS,
     epochs_to_reach,

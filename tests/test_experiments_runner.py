@@ -22,17 +22,16 @@ import pandas as pd
 import pytest
 
 import gc_tutorial
-from gc_tutorial.data import DATA_ENV
-from gc_tutorial.experiments import (
+from gc_tutorial.book.data import DATA_ENV, ArrayBatches
+from gc_tutorial.book.experiments import (
     RESULT_COLUMNS,
-    ArrayBatches,
     Scale,
     Study,
     compare_optimizers,
     run_study,
     study_status,
 )
-from gc_tutorial.experiments.__main__ import main
+from gc_tutorial.book.experiments.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -312,7 +311,7 @@ def test_command_line_runs_the_taxi_smoke_study(tmp_path, capsys):
         [
             sys.executable,
             "-m",
-            "gc_tutorial.experiments",
+            "gc_tutorial.book.experiments",
             "run",
             "nyc_taxi",
             "--profile",
@@ -351,7 +350,7 @@ class NoTensorFlow:
         if name.split(".")[0] == "tensorflow":
             raise ImportError("TensorFlow is blocked in this test")
 sys.meta_path.insert(0, NoTensorFlow())
-from gc_tutorial.experiments import run_study
+from gc_tutorial.book.experiments import run_study
 run_study({study!r}, "short", {out!r}, arms=["SGD", "SGD + GC"])
 """
 

@@ -16,24 +16,24 @@ import numpy as np
 import pytest
 
 import gc_tutorial
-from gc_tutorial.data import DATA_ENV
-from gc_tutorial.experiments import (
+from gc_tutorial.book.data import DATA_ENV
+from gc_tutorial.book.experiments.studies import (
+    HOLD_OUT_FRACTION,
     HORSES_OR_HUMANS,
+    HORSES_OR_HUMANS_SGD_LEARNING_RATE,
+    HORSES_OR_HUMANS_SGD_PILOT,
     NYC_TAXI,
     NYC_TAXI_SGD_PILOT,
     STUDIES,
-    ArrayBatches,
     Scale,
     Study,
-    resolve_study,
-    taxi_fare_arrays,
-)
-from gc_tutorial.experiments.studies import (
-    HORSES_OR_HUMANS_SGD_LEARNING_RATE,
     horses_or_humans_data,
+    horses_or_humans_pilot_data,
+    pilot_choice,
+    resolve_study,
     taxi_fare_data,
 )
-from gc_tutorial.experiments.taxi import clean_taxi_trips, taxi_features
+from gc_tutorial.book.experiments.taxi import clean_taxi_trips, taxi_fare_arrays, taxi_features
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 UPDATE_ARM = "Adam + GC on the update"
@@ -61,6 +61,7 @@ def real_data(monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_registry_holds_both_studies_by_name():
     assert dict(STUDIES) == {
         "horses_or_humans": HORSES_OR_HUMANS,
+        "horses_or_humans_sgd_pilot": HORSES_OR_HUMANS_SGD_PILOT,
         "nyc_taxi": NYC_TAXI,
         "nyc_taxi_sgd_pilot": NYC_TAXI_SGD_PILOT,
     }
@@ -161,11 +162,12 @@ def test_unknown_profile_lists_the_profiles():
 
 def test_studies_resolve_by_name_or_import_path():
     assert resolve_study("nyc_taxi") is NYC_TAXI
-    assert resolve_study("gc_tutorial.experiments.studies:HORSES_OR_HUMANS") is (HORSES_OR_HUMANS)
+    by_path = "gc_tutorial.book.experiments.studies:HORSES_OR_HUMANS"
+    assert resolve_study(by_path) is HORSES_OR_HUMANS
     with pytest.raises(ValueError, match="module:ATTRIBUTE"):
         resolve_study("cifar")
-    with pytest.raises(ValueError, match="does not name a gc_tutorial.experiments.Study"):
-        resolve_study("gc_tutorial.experiments.studies:Scale")
+    with pytest.raises(ValueError, match="does not name a gc_tutorial.book.experiments.Study"):
+        resolve_study("gc_tutorial.book.experiments.studies:Scale")
 
 
 def test_horses_or_humans_smoke_data(real_data):
@@ -178,11 +180,33 @@ def test_horses_or_humans_smoke_data(real_data):
     assert sum(len(y) for _, y in test) == scale.test_subset
 
 
+def test_the_pilot_holds_out_part_of_each_class_of_the_training_split_only(real_data):
+    scale = HORSES_OR_HUMANS_SGD_PILOT.scale("smoke")
+    train, validation, test = horses_or_humans_pilot_data(0, scale)
+    assert test is None, "the pilot must never see the test split"
+    assert len(train.y) + len(validation.y) == scale.train_subset
+    for label in (0, 1):
+        in_class = np.sum(train.y == label) + np.sum(validation.y == label)
+        assert np.sum(validation.y == label) == round(HOLD_OUT_FRACTION * in_class)
+    other_seed, same_held_out, _ = horses_or_humans_pilot_data(1, scale)
+    np.testing.assert_array_equal(same_held_out.x, validation.x)
+    assert not np.array_equal(other_seed.order, train.order)
+
+
+def test_the_pilot_records_validation_only_and_ranks_its_rates(real_data, tmp_path):
+    from gc_tutorial.book.experiments import run_study
+
+    results = run_study(HORSES_OR_HUMANS_SGD_PILOT.name, "smoke", tmp_path / "pilot.csv")
+    assert set(results["split"]) == {"train", "validation"}
+    ranking = pilot_choice(results)
+    assert set(ranking["arm"]) == set(HORSES_OR_HUMANS_SGD_PILOT.arms)
+
+
 # --- The taxi-fare preparation ----------------------------------------------
 
 
 def test_cleaning_drops_what_chapter_6_drops(real_data):
-    from gc_tutorial.data import load_nyc_taxis
+    from gc_tutorial.book.data import load_nyc_taxis
 
     trips, dropped = clean_taxi_trips(load_nyc_taxis())
     assert dropped.to_dict() == {
@@ -225,36 +249,3 @@ def test_taxi_data_subsets_and_shuffles_only_training(real_data):
     assert not np.array_equal(train[0][1], arrays.y["train"][: scale.batch_size])
     again, _, _ = taxi_fare_data(3, scale)
     np.testing.assert_array_equal(train[0][0], again[0][0])
-
-
-# --- ArrayBatches -------------------------------------------------------------
-
-
-def epoch_orders(batches: ArrayBatches, epochs: int) -> list[np.ndarray]:
-    orders = []
-    for _ in range(epochs):
-        orders.append(np.concatenate([batches[i][1] for i in range(len(batches))]))
-        batches.on_epoch_end()
-    return orders
-
-
-def test_batches_cover_every_row_once_in_a_seeded_order_each_epoch():
-    x, y = np.arange(20.0)[:, None], np.arange(20)
-    first = epoch_orders(ArrayBatches(x, y, batch_size=6, shuffle_seed=5), 3)
-    second = epoch_orders(ArrayBatches(x, y, batch_size=6, shuffle_seed=5), 3)
-    other = epoch_orders(ArrayBatches(x, y, batch_size=6, shuffle_seed=6), 1)
-    for a, b in zip(first, second, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert all(sorted(order) == list(range(20)) for order in first)
-    assert not np.array_equal(first[0], first[1])
-    assert not np.array_equal(first[0], other[0])
-    unshuffled = ArrayBatches(x, y, batch_size=6)
-    assert len(unshuffled) == 4 and len(unshuffled[3][1]) == 2
-    np.testing.assert_array_equal(epoch_orders(unshuffled, 2)[1], y)
-
-
-def test_batches_reject_mismatched_or_empty_arrays():
-    with pytest.raises(ValueError, match="same, non-zero number"):
-        ArrayBatches(np.zeros((3, 1)), np.zeros(2), batch_size=2)
-    with pytest.raises(ValueError, match="batch_size"):
-        ArrayBatches(np.zeros((3, 1)), np.zeros(3), batch_size=0)

@@ -1,4 +1,4 @@
-"""Specification of gc_tutorial.plotting, on handmade result frames."""
+"""Specification of gc_tutorial.book.plotting, on handmade result frames."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
-from gc_tutorial.experiments import RESULT_COLUMNS, epochs_to_reach  # noqa: E402
-from gc_tutorial.plotting import (  # noqa: E402
+from gc_tutorial.book.experiments import RESULT_COLUMNS, epochs_to_reach  # noqa: E402
+from gc_tutorial.book.plotting import (  # noqa: E402
     plot_curves,
     plot_epochs_to_reach,
     plot_lr_sweep,
@@ -240,8 +240,8 @@ def test_reach_and_keep_is_labelled_as_such():
 
 
 def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_interval():
-    from gc_tutorial.experiments import difference_statistics, paired_differences
-    from gc_tutorial.plotting import plot_paired_differences
+    from gc_tutorial.book.experiments import difference_statistics, paired_differences
+    from gc_tutorial.book.plotting import plot_paired_differences
 
     rows = []
     for seed in range(5):

@@ -17,7 +17,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from gc_tutorial.experiments import PROFILES, RESULT_COLUMNS, summarize
+from gc_tutorial.book.experiments import PROFILES, RESULT_COLUMNS, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = PROFILES["full"]
@@ -79,14 +79,14 @@ def test_committed_results_are_the_runs_the_chapter_shows(study):
             assert shown == [repr(table) for table in recomputed]
 
 
-# The studies the answer page reads (python -m gc_tutorial.experiments run ...) -----
+# The studies the answer page reads (python -m gc_tutorial.book.experiments run ...) -----
 
 STUDY_RESULTS = ROOT / "chapters" / "results" / "studies"
 
 
 def test_the_taxi_sgd_learning_rate_is_the_pilots_choice():
-    from gc_tutorial.experiments import pilot_choice
-    from gc_tutorial.experiments.studies import NYC_TAXI, TAXI_SGD_LEARNING_RATE
+    from gc_tutorial.book.experiments import pilot_choice
+    from gc_tutorial.book.experiments.studies import NYC_TAXI, TAXI_SGD_LEARNING_RATE
 
     pilot = pd.read_csv(STUDY_RESULTS / "nyc_taxi_sgd_pilot_full.csv")
     assert set(pilot["split"]) >= {"validation"}
@@ -95,9 +95,17 @@ def test_the_taxi_sgd_learning_rate_is_the_pilots_choice():
     assert NYC_TAXI.arms["SGD momentum"].keywords["learning_rate"] == TAXI_SGD_LEARNING_RATE
 
 
+def test_no_full_horses_or_humans_study_uses_sgd_before_its_pilot_has_chosen_the_rate():
+    study = STUDY_RESULTS / "horses_or_humans_full.csv"
+    pilot = STUDY_RESULTS / "horses_or_humans_sgd_pilot_full.csv"
+    if study.exists():
+        sgd_arms = {arm for arm in pd.read_csv(study)["arm"].unique() if "SGD" in arm}
+        assert pilot.exists() or not sgd_arms, sgd_arms
+
+
 def test_the_committed_taxi_study_is_complete_with_its_provenance():
-    from gc_tutorial.experiments import NYC_TAXI
-    from gc_tutorial.experiments.results_file import ResultsFile
+    from gc_tutorial.book.experiments import NYC_TAXI
+    from gc_tutorial.book.experiments.results_file import ResultsFile
 
     scale = NYC_TAXI.scale("full")
     file = ResultsFile(STUDY_RESULTS / "nyc_taxi_full.csv")
@@ -110,8 +118,8 @@ def test_the_committed_taxi_study_is_complete_with_its_provenance():
 
 
 def test_chapter_6_shows_the_committed_taxi_study():
-    from gc_tutorial.experiments import NYC_TAXI
-    from gc_tutorial.experiments.results_file import ResultsFile
+    from gc_tutorial.book.experiments import NYC_TAXI
+    from gc_tutorial.book.experiments.results_file import ResultsFile
 
     results = ResultsFile(STUDY_RESULTS / "nyc_taxi_full.csv").read()
     (shown,) = stored_tables("06_nyc_taxi.ipynb", 'summarize(results, "mae", "test"')

@@ -1,7 +1,7 @@
 """A study's results on disk: a tidy CSV, and one provenance record per run.
 
 ``STUDY_PROFILE.csv`` holds the rows of every finished run
-(:data:`~gc_tutorial.experiments.frames.RESULT_COLUMNS`);
+(:data:`~gc_tutorial.book.experiments.frames.RESULT_COLUMNS`);
 ``STUDY_PROFILE.provenance.jsonl`` beside it holds one JSON record per run:
 which study, profile, arm, seed and epochs, the fingerprint of its initial
 weights, and the backend, device, versions and commit that produced it.
@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from gc_tutorial.experiments.frames import RESULT_COLUMNS
+from gc_tutorial.book.experiments.frames import RESULT_COLUMNS
 
 __all__ = ["ResultsFile"]
 
@@ -84,7 +84,7 @@ class ResultsFile:
         Raises:
             ValueError: the CSV is not a results file, a run in it has no
                 provenance record (the CSV was not written by
-                :func:`~gc_tutorial.experiments.run_study`, or its
+                :func:`~gc_tutorial.book.experiments.run_study`, or its
                 provenance file is gone), or a run belongs to another study,
                 profile or number of epochs.
         """

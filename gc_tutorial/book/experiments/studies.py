@@ -2,8 +2,8 @@
 
 A :class:`Study` names its model, its data, its compile settings, how much
 each profile runs (:class:`Scale`), its arms (optimizer factories) and which
-arm each GC arm is compared with. :func:`gc_tutorial.experiments.run_study`
-and the command line (``python -m gc_tutorial.experiments``) run them by
+arm each GC arm is compared with. :func:`gc_tutorial.book.experiments.run_study`
+and the command line (``python -m gc_tutorial.book.experiments``) run them by
 name (:data:`STUDIES`) or as ``module:ATTRIBUTE``.
 """
 
@@ -20,8 +20,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from gc_tutorial.data import load_horses_or_humans
-from gc_tutorial.experiments.taxi import ArrayBatches, taxi_fare_arrays
+from gc_tutorial.book.data import ArrayBatches, load_horses_or_humans, load_horses_or_humans_arrays
+from gc_tutorial.book.experiments.taxi import taxi_fare_arrays
 from gc_tutorial.models import horses_or_humans_cnn, taxi_fare_mlp
 from gc_tutorial.optimizers import GCSGD, GCAdam, GCRMSprop
 
@@ -37,6 +37,10 @@ __all__ = [
     "taxi_fare_data",
     "taxi_fare_arrays",
     "HORSES_OR_HUMANS",
+    "HORSES_OR_HUMANS_SGD_PILOT",
+    "HORSES_OR_HUMANS_SGD_PILOT_GRID",
+    "HOLD_OUT_FRACTION",
+    "horses_or_humans_pilot_data",
     "NYC_TAXI",
     "STUDIES",
     "resolve_study",
@@ -138,8 +142,11 @@ class Study:
 HORSES_OR_HUMANS_SGD_LEARNING_RATE = 0.01
 """Learning rate of the horses-or-humans "SGD momentum" arms (momentum 0.9).
 
-The learning-rate pilot chapter chooses it, by a pilot on the training split
-only, and sets this value; the study's runs use whatever it holds.
+Provisional: no pilot has chosen it yet. The :data:`HORSES_OR_HUMANS_SGD_PILOT`
+study chooses it, as :data:`NYC_TAXI_SGD_PILOT` chose
+:data:`TAXI_SGD_LEARNING_RATE`, on the training split only; it is to run on
+the GPU with the study itself. Until then no full-profile result uses these
+arms: ``tests/book/test_book_results.py`` checks that.
 """
 
 TAXI_SGD_LEARNING_RATE = 0.003
@@ -163,7 +170,7 @@ def horses_or_humans_data(seed: int, scale: Scale) -> tuple[Any, None, Any]:
 
     Returns:
         ``(train, None, test)`` from
-        :func:`gc_tutorial.data.load_horses_or_humans`: the study has no
+        :func:`gc_tutorial.book.data.load_horses_or_humans`: the study has no
         validation split; the runner evaluates the test set every epoch.
     """
     train, test = load_horses_or_humans(
@@ -174,6 +181,38 @@ def horses_or_humans_data(seed: int, scale: Scale) -> tuple[Any, None, Any]:
         test_subset=scale.test_subset,
     )
     return train, None, test
+
+
+HOLD_OUT_FRACTION = 0.2
+"""Share of each class of the training images the horses-or-humans pilot holds out."""
+
+
+def horses_or_humans_pilot_data(seed: int, scale: Scale) -> tuple[ArrayBatches, ArrayBatches, None]:
+    """Horses or Humans' training split alone, for choosing a learning rate.
+
+    A fixed random :data:`HOLD_OUT_FRACTION` of each class (the same for
+    every seed) is held out as the validation set; the rest is trained on,
+    shuffled by ``seed``. The test split is never loaded, so no choice made
+    from these runs can depend on it. The images come from the local copy
+    (``$GC_TUTORIAL_DATA``) as NumPy arrays, on every backend.
+
+    Returns:
+        ``(train, validation, None)`` :class:`ArrayBatches`.
+
+    Raises:
+        FileNotFoundError: as for :func:`load_horses_or_humans_arrays`.
+    """
+    (x, y), _ = load_horses_or_humans_arrays(
+        image_size=_image_size(scale), train_subset=scale.train_subset, test_subset=1
+    )
+    rng = np.random.default_rng(0)
+    held_out = np.zeros(len(y), dtype=bool)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        held_out[rng.choice(rows, round(HOLD_OUT_FRACTION * len(rows)), replace=False)] = True
+    train = ArrayBatches(x[~held_out], y[~held_out], scale.batch_size, shuffle_seed=seed)
+    validation = ArrayBatches(x[held_out], y[held_out], scale.batch_size)
+    return train, validation, None
 
 
 def taxi_fare_data(seed: int, scale: Scale) -> tuple[ArrayBatches, ArrayBatches, ArrayBatches]:
@@ -297,6 +336,36 @@ Adam runs at 1e-3 (the blog's setting); SGD with momentum 0.9 at
 Smoke: two seeds, one epoch, 512 training and 256 validation and test trips.
 """
 
+HORSES_OR_HUMANS_SGD_PILOT_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+"""Learning rates the horses-or-humans SGD pilot tries (momentum 0.9)."""
+
+HORSES_OR_HUMANS_SGD_PILOT = dataclasses.replace(
+    HORSES_OR_HUMANS,
+    name="horses_or_humans_sgd_pilot",
+    data=horses_or_humans_pilot_data,
+    profiles=MappingProxyType(
+        {
+            "full": Scale(seeds=(100, 101, 102), epochs=10, batch_size=128, image_size=300),
+            "smoke": Scale(seeds=(0,), epochs=1, batch_size=32, train_subset=80, image_size=100),
+        }
+    ),
+    arms=MappingProxyType(
+        {
+            f"SGD momentum, lr {lr:g}": _sgd_momentum(lr, gc=False)
+            for lr in HORSES_OR_HUMANS_SGD_PILOT_GRID
+        }
+    ),
+    pairs=MappingProxyType({}),
+)
+"""The pilot that is to choose :data:`HORSES_OR_HUMANS_SGD_LEARNING_RATE`:
+plain SGD with momentum 0.9 at each rate of
+:data:`HORSES_OR_HUMANS_SGD_PILOT_GRID`, on seeds the study does not use,
+trained on 80% of the training split and judged by the validation loss on
+the other 20% after the keras.io budget of 10 epochs
+(:func:`gc_tutorial.book.experiments.pilot_choice`). It never loads the test
+split.
+"""
+
 TAXI_SGD_PILOT_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 """Learning rates the taxi-fare SGD pilot tries (momentum 0.9)."""
 
@@ -318,11 +387,14 @@ NYC_TAXI_SGD_PILOT = dataclasses.replace(
 momentum 0.9 at each rate of :data:`TAXI_SGD_PILOT_GRID`, on seeds the study
 does not use. The rate is chosen by the validation loss after the last epoch
 (mean over the seeds), never by the test split: see
-:func:`gc_tutorial.experiments.pilot_choice`.
+:func:`gc_tutorial.book.experiments.pilot_choice`.
 """
 
 STUDIES: Mapping[str, Study] = MappingProxyType(
-    {study.name: study for study in (HORSES_OR_HUMANS, NYC_TAXI, NYC_TAXI_SGD_PILOT)}
+    {
+        study.name: study
+        for study in (HORSES_OR_HUMANS, HORSES_OR_HUMANS_SGD_PILOT, NYC_TAXI, NYC_TAXI_SGD_PILOT)
+    }
 )
 
 
@@ -371,12 +443,12 @@ def resolve_study(reference: str) -> Study:
     if not attribute:
         raise ValueError(
             f"No study {reference!r}; use one of {list(STUDIES)} or "
-            "'module:ATTRIBUTE' naming a gc_tutorial.experiments.Study."
+            "'module:ATTRIBUTE' naming a gc_tutorial.book.experiments.Study."
         )
     study = getattr(importlib.import_module(module_name), attribute, None)
     if not isinstance(study, Study):
         raise ValueError(
-            f"{reference!r} does not name a gc_tutorial.experiments.Study "
+            f"{reference!r} does not name a gc_tutorial.book.experiments.Study "
             f"(found {type(study).__name__})."
         )
     return study

@@ -520,57 +520,56 @@ def load_horses_or_humans_arrays(
 
 
 class ArrayBatches(keras.utils.PyDataset):
-    """Batches of ``(images, labels)`` from in-memory arrays, for any backend.
+    """Batches of ``(x, y)`` from in-memory arrays, for ``fit`` on every backend.
 
-    Serves float32 images and int32 labels. With a ``shuffle_seed`` the rows
-    come in a random order drawn from ``shuffle_seed`` and :attr:`epoch`
-    alone, so the same seed gives the same orders in every call, process and
-    Keras backend (for a given NumPy version). :meth:`on_epoch_end` advances
-    :attr:`epoch` and so draws a new order; ``model.fit`` calls it after each
-    epoch (and may call it once before the first). Pass ``shuffle=False`` to
-    ``fit``: Keras would otherwise also shuffle the batch order, from its own
-    global seed.
+    Serves ``x`` as float32 (images may be stored as ``uint8`` and are
+    converted one batch at a time) and ``y`` as given. With a
+    ``shuffle_seed`` the rows come in a new random order every epoch, drawn
+    from a NumPy generator seeded by it alone: two instances with one seed
+    give the same orders, epoch after epoch, in any process and on any
+    Keras backend (for a given NumPy version). :meth:`on_epoch_end` draws
+    the next order; ``model.fit`` calls it after each epoch. Pass
+    ``shuffle=False`` to ``fit``: Keras would otherwise also shuffle the
+    batch order, from its own global seed.
 
     Args:
-        images: Images, ``(n, height, width, channels)``, any real dtype.
-        labels: Labels, ``(n,)``.
+        x: Inputs, one row per example (images ``(n, height, width,
+            channels)``, features ``(n, features)``), any real dtype.
+        y: Targets or labels, one per example.
         batch_size: Rows per batch; the last batch may be smaller.
-        shuffle_seed: Seed of the per-epoch order, a non-negative integer;
+        shuffle_seed: Seed of the per-epoch orders, a non-negative integer;
             ``None`` keeps the rows in their given order.
         **kwargs: Passed to ``keras.utils.PyDataset`` (``workers``,
             ``use_multiprocessing``, ``max_queue_size``).
 
     Raises:
-        ValueError: ``images`` and ``labels`` differ in length or are empty,
+        ValueError: ``x`` and ``y`` differ in length or are empty,
             ``batch_size`` is below 1, or ``shuffle_seed`` is negative.
     """
 
     def __init__(
         self,
-        images: np.ndarray,
-        labels: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
         batch_size: int,
         shuffle_seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         """Check the arrays and arguments and draw the first epoch's order."""
         super().__init__(**kwargs)
-        if len(images) != len(labels) or len(labels) == 0:
+        if len(x) != len(y) or len(y) == 0:
             raise ValueError(
-                f"images and labels must hold the same, non-zero number of rows; "
-                f"got {len(images)} images and {len(labels)} labels."
+                f"x and y must hold the same, non-zero number of rows; got {len(x)} and {len(y)}."
             )
         _check_arguments(batch_size=batch_size)
         if shuffle_seed is not None and shuffle_seed < 0:
             raise ValueError(
                 f"shuffle_seed must be a non-negative integer or None, got {shuffle_seed}."
             )
-        self.images = images
-        self.labels = labels
-        self.batch_size = batch_size
-        self.shuffle_seed = shuffle_seed
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self._rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
         self._epoch = 0
-        self._order = self._draw_order()
+        self._order = self._next_order()
 
     @property
     def epoch(self) -> int:
@@ -582,30 +581,26 @@ class ArrayBatches(keras.utils.PyDataset):
         """The row indices served this epoch, batch after batch."""
         return self._order
 
-    def _draw_order(self) -> np.ndarray:
-        if self.shuffle_seed is None:
-            return np.arange(len(self.labels))
-        rng = np.random.default_rng([self.shuffle_seed, self._epoch])
-        return rng.permutation(len(self.labels))
+    def _next_order(self) -> np.ndarray:
+        if self._rng is None:
+            return np.arange(len(self.y))
+        return self._rng.permutation(len(self.y))
 
     def __len__(self) -> int:
         """The number of batches per epoch, the last one possibly smaller."""
-        return math.ceil(len(self.labels) / self.batch_size)
+        return math.ceil(len(self.y) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Batch ``index`` of this epoch: float32 images, int32 labels."""
+        """Batch ``index`` of this epoch: float32 ``x``, ``y`` as given."""
         if not 0 <= index < len(self):
             raise IndexError(f"Batch {index} out of range 0..{len(self) - 1}.")
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        return (
-            self.images[rows].astype(np.float32, copy=False),
-            self.labels[rows].astype(np.int32, copy=False),
-        )
+        return self.x[rows].astype(np.float32, copy=False), self.y[rows]
 
     def on_epoch_end(self) -> None:
-        """Advance :attr:`epoch`, drawing the next order (if shuffled)."""
+        """Advance :attr:`epoch` and draw its order (if shuffled)."""
         self._epoch += 1
-        self._order = self._draw_order()
+        self._order = self._next_order()
 
 
 # --- Horses or Humans: the loader -------------------------------------------

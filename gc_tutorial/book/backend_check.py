@@ -6,7 +6,7 @@ process has one Keras backend, chosen by ``KERAS_BACKEND`` before ``keras``
 is first imported, so comparing backends takes one process per backend.
 This module, run as a script, is that process::
 
-    KERAS_BACKEND=jax python -m gc_tutorial.backend_check routes out.npz
+    KERAS_BACKEND=jax python -m gc_tutorial.book.backend_check routes out.npz
 
 Scenarios:
 
@@ -25,10 +25,10 @@ Scenarios:
 :func:`run_worker` and read its results with :func:`load_results`; they also
 call :func:`mixed_precision_losses`, which trains a GC taxi-fare model in
 float32 and in mixed precision, in their own process. Importing this module
-imports :mod:`gc_tutorial`, and so Keras on the backend ``KERAS_BACKEND``
-names; TensorFlow is imported only by the functions of the TensorFlow
-scenario, so the module runs on JAX and PyTorch without it, and the
-``mirrored`` scenario can split the CPU before TensorFlow's runtime starts.
+imports only NumPy: each scenario imports Keras, on the backend
+``KERAS_BACKEND`` names, and only the TensorFlow scenario imports TensorFlow,
+so the module runs on JAX and PyTorch without it, and the ``mirrored``
+scenario can split the CPU before TensorFlow's runtime starts.
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ from typing import Any
 
 import numpy as np
 
-MODULE = "gc_tutorial.backend_check"
+MODULE = "gc_tutorial.book.backend_check"
 """What ``python -m`` runs: this module (``__name__`` is ``"__main__"`` there)."""
 # The folder that holds the gc_tutorial package imported here: the repository
 # for a checkout, site-packages for an installed package.
-PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 BACKENDS = ("tensorflow", "jax", "torch")
 SCENARIOS = {
     "routes": BACKENDS,
@@ -112,7 +112,7 @@ def worker_env(backend: str, scenario: str) -> dict[str, str]:
 def run_worker(
     scenario: str, backend: str, out: Path | str, timeout: float = 600
 ) -> dict[str, Any]:
-    """Run ``python -m gc_tutorial.backend_check scenario out`` under ``backend``.
+    """Run ``python -m gc_tutorial.book.backend_check scenario out`` under ``backend``.
 
     Scratch files (a saved model) go to ``out``'s folder.
 
@@ -342,7 +342,7 @@ def gc_linearity_gap() -> tuple[float, float]:
     import tensorflow as tf
 
     from gc_tutorial import centralize_gradients
-    from gc_tutorial.examples import max_difference
+    from gc_tutorial.book.examples import max_difference
 
     model, (x, y) = fresh_model(), data()
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
@@ -426,7 +426,7 @@ def mixed_precision_losses(epochs: int = 5, batch_size: int = 64) -> dict[str, A
     """Per-epoch training loss of one GC fare model in float32 and mixed_float16.
 
     The data are all the cleaned NYC taxi trips of
-    :func:`gc_tutorial.examples.fare_sample`: standardized distance,
+    :func:`gc_tutorial.book.examples.fare_sample`: standardized distance,
     passengers and minutes to standardized fare, so a mean squared error of
     0.1 leaves 10% of the fares' variance unexplained (reads
     ``$GC_TUTORIAL_DATA``). Both runs use ``GCAdam(3e-3)`` from the same
@@ -448,7 +448,7 @@ def mixed_precision_losses(epochs: int = 5, batch_size: int = 64) -> dict[str, A
     import keras
 
     from gc_tutorial import GCAdam
-    from gc_tutorial.examples import fare_sample
+    from gc_tutorial.book.examples import fare_sample
 
     sample = fare_sample(n=None, seed=0)
     x, y = sample.x, sample.y

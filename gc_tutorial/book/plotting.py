@@ -1,6 +1,6 @@
 """Figures of the book: learning curves, sweeps, epochs to a target, paired differences.
 
-The functions take the tidy frames of :mod:`gc_tutorial.experiments` and
+The functions take the tidy frames of :mod:`gc_tutorial.book.experiments` and
 show the spread over seeds next to the mean, so that a gap between two arms
 can be read against the seed-to-seed noise. They return a
 ``matplotlib.figure.Figure`` built without ``pyplot`` (unless an ``ax`` is
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from matplotlib import rcParams
 
-from gc_tutorial.experiments.frames import SEVERAL_RUNS_ERROR, metric_rows
-from gc_tutorial.experiments.stats import Better, difference_statistics
+from gc_tutorial.book.experiments.frames import SEVERAL_RUNS_ERROR, metric_rows
+from gc_tutorial.book.experiments.stats import Better, difference_statistics
 
 __all__ = [
     "plot_curves",
@@ -67,7 +67,7 @@ def plot_curves(
     (ddof=1) over seeds at each epoch.
 
     Args:
-        results: A frame as :func:`gc_tutorial.experiments.compare_optimizers`
+        results: A frame as :func:`gc_tutorial.book.experiments.compare_optimizers`
             returns, with one run per arm and seed.
         metric: Metric to plot, e.g. ``"loss"`` or ``"epoch_time_s"``.
         splits: Splits to draw, each as its own line per arm.
@@ -132,7 +132,7 @@ def plot_lr_sweep(
     of the axes, clear of those marks.
 
     Args:
-        results: A frame as :func:`gc_tutorial.experiments.lr_sweep` returns.
+        results: A frame as :func:`gc_tutorial.book.experiments.lr_sweep` returns.
         metric: Metric to plot, e.g. ``"loss"``.
         split: Split to plot, e.g. ``"validation"``.
         ax: Axes to draw into; by default a new figure is made.
@@ -192,7 +192,7 @@ def plot_epochs_to_reach(
     epoch, so a band touching it means some seed did not get there.
 
     Args:
-        reached: A frame as :func:`gc_tutorial.experiments.epochs_to_reach`
+        reached: A frame as :func:`gc_tutorial.book.experiments.epochs_to_reach`
             returns.
         ax: Axes to draw into; by default a new figure is made.
 
@@ -299,7 +299,7 @@ def plot_paired_differences(
     column per GC arm (labelled with its baseline): the per-seed differences
     as dots, spread sideways so that equal values stay visible, and to their
     right the mean difference with its 95% Student-t interval as
-    :func:`gc_tutorial.experiments.stats.difference_statistics` computes
+    :func:`gc_tutorial.book.experiments.stats.difference_statistics` computes
     them, under a line at 0. Above each column stand the verdict, the sign
     count and, beside "no detectable difference", the minimum detectable
     difference. A non-finite difference (a diverged run) has no dot; the
@@ -307,11 +307,11 @@ def plot_paired_differences(
 
     Args:
         differences: A frame as
-            :func:`gc_tutorial.experiments.stats.paired_differences` returns,
+            :func:`gc_tutorial.book.experiments.stats.paired_differences` returns,
             or several stacked; a ``study`` column, if present, separates
             studies.
         better: As for
-            :func:`~gc_tutorial.experiments.stats.difference_statistics`.
+            :func:`~gc_tutorial.book.experiments.stats.difference_statistics`.
 
     Returns:
         The figure, with up to three panels a row.

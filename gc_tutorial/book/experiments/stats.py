@@ -18,7 +18,7 @@ see its data order), on the differences GC − baseline:
 :func:`paired_report` computes them on the three quantities fixed for the
 studies: training loss at every epoch, and each test metric at the reporting
 epoch and averaged over the last 3 epochs up to it. Every function takes the
-tidy results frame (:data:`~gc_tutorial.experiments.frames.RESULT_COLUMNS`)
+tidy results frame (:data:`~gc_tutorial.book.experiments.frames.RESULT_COLUMNS`)
 and returns a tidy frame. :func:`summarize` is the chapters' older
 two-arm summary.
 """
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from gc_tutorial.experiments.frames import SEVERAL_RUNS_ERROR, check_arms, metric_rows
+from gc_tutorial.book.experiments.frames import SEVERAL_RUNS_ERROR, check_arms, metric_rows
 
 __all__ = [
     "ALPHA",

@@ -83,13 +83,14 @@ def train_run(
     The seed is set, a model is built and given ``initial_weights``,
     compiled with ``make_optimizer()``, given fresh data from
     ``data(seed)``, trained for ``epochs`` epochs with ``shuffle=False``
-    (the order is the pipeline's) and evaluated on the test set.
+    (the order is the pipeline's) and evaluated on the test set, if any.
 
     Args:
         build_model: Returns a new, uncompiled model.
         make_optimizer: Returns a new optimizer.
         data: Given the seed, returns ``(train, validation, test)``, each
-            something ``fit`` takes whole; ``validation`` may be ``None``.
+            something ``fit`` takes whole; ``validation`` may be ``None``, and
+            so may ``test`` (a pilot that must not see the test split).
         arm: Name of the arm, written in every row.
         seed: The run's seed.
         epochs: Training epochs.
@@ -103,7 +104,8 @@ def train_run(
         Rows of a results frame: ``train`` and ``validation`` rows of every
         logged metric at every epoch, the ``train`` metric
         ``epoch_time_s`` (each epoch's wall time, validation included, test
-        evaluation not), and ``test`` rows at every epoch or at the last.
+        evaluation not), and ``test`` rows at every epoch or at the last
+        (none without a test set).
     """
     keras.utils.set_random_seed(seed)
     model = build_model()
@@ -111,7 +113,7 @@ def train_run(
     model.compile(optimizer=make_optimizer(), **compile_kwargs)
     train, validation, test = data(seed)
     timer = _EpochTimer()
-    tester = _TestEachEpoch(test, verbose) if test_every_epoch else None
+    tester = _TestEachEpoch(test, verbose) if test_every_epoch and test is not None else None
     history = model.fit(
         train,
         validation_data=validation,
@@ -131,7 +133,9 @@ def train_run(
             (seed, arm, epoch, split, metric, float(value))
             for epoch, value in enumerate(values, start=1)
         ]
-    if tester is None:
+    if test is None:
+        tested = {}
+    elif tester is None:
         tested = {epochs: model.evaluate(test, return_dict=True, verbose=verbose)}
     else:
         tested = dict(enumerate(tester.scores, start=1))

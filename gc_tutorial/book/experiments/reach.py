@@ -1,7 +1,7 @@
 """Speed to quality: how many epochs each run needs to reach a target.
 
 :func:`epochs_to_reach` reads a results frame the other way round from
-:func:`gc_tutorial.experiments.stats.summarize`: not "where does each arm
+:func:`gc_tutorial.book.experiments.stats.summarize`: not "where does each arm
 end?" but "when does each run first get this good?";
 :func:`summarize_epochs_to_reach` compares two arms' answers over seeds.
 """
@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from gc_tutorial.experiments.frames import SEVERAL_RUNS_ERROR, check_arms, metric_rows
+from gc_tutorial.book.experiments.frames import SEVERAL_RUNS_ERROR, check_arms, metric_rows
 
 __all__ = ["REACH_COLUMNS", "epochs_to_reach", "summarize_epochs_to_reach"]
 

@@ -2,13 +2,13 @@
 
 Usage::
 
-    python -m gc_tutorial.experiments run STUDY [--profile full|smoke]
+    python -m gc_tutorial.book.experiments run STUDY [--profile full|smoke]
         [--arms ARM ...] [--seeds SEED ...] [--workers N] [--out CSV]
-    python -m gc_tutorial.experiments status STUDY [--profile full|smoke]
+    python -m gc_tutorial.book.experiments status STUDY [--profile full|smoke]
         [--out CSV]
 
 ``STUDY`` is ``nyc_taxi``, ``horses_or_humans`` or ``module:ATTRIBUTE``
-naming a :class:`~gc_tutorial.experiments.Study`. The profile defaults to
+naming a :class:`~gc_tutorial.book.experiments.Study`. The profile defaults to
 ``$GC_TUTORIAL_PROFILE`` (else ``full``), the output to
 ``chapters/results/studies/STUDY_PROFILE.csv`` under the current folder. Each
 finished run is appended to the output at once, so an interrupted ``run``
@@ -23,9 +23,9 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from gc_tutorial.experiments.profiles import PROFILE_ENV
-from gc_tutorial.experiments.runner import run_study, study_status
-from gc_tutorial.experiments.studies import STUDIES, resolve_study
+from gc_tutorial.book.experiments.profiles import PROFILE_ENV
+from gc_tutorial.book.experiments.runner import run_study, study_status
+from gc_tutorial.book.experiments.studies import STUDIES, resolve_study
 
 _GPU_SHARING = {
     # Several workers share one accelerator: without these, the first to
@@ -37,7 +37,7 @@ _GPU_SHARING = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m gc_tutorial.experiments",
+        prog="python -m gc_tutorial.book.experiments",
         description="Run the book's paired optimizer studies, resumably.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -3,7 +3,7 @@
 The environment variable ``GC_TUTORIAL_PROFILE`` chooses one (see
 :func:`current_profile`). The studies run from the command line have their
 own seeds and epochs per profile
-(:class:`gc_tutorial.experiments.studies.Scale`).
+(:class:`gc_tutorial.book.experiments.studies.Scale`).
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 A fair comparison of "Adam" against "Adam + GC" changes nothing but the
 optimizer: every arm of a seed starts from the seed's initial weights and
 sees the seed's data order and dropout and augmentation draws
-(:mod:`gc_tutorial.experiments.training`). :func:`compare_optimizers` and
+(:mod:`gc_tutorial.book.experiments.training`). :func:`compare_optimizers` and
 :func:`lr_sweep` run such comparisons in the calling process and return a
-tidy frame. :func:`run_study` runs a :class:`~gc_tutorial.experiments.Study`
+tidy frame. :func:`run_study` runs a :class:`~gc_tutorial.book.experiments.Study`
 run by run, in worker processes if asked, appending each finished run to a
-results file (:class:`~gc_tutorial.experiments.results_file.ResultsFile`)
+results file (:class:`~gc_tutorial.book.experiments.results_file.ResultsFile`)
 and skipping the runs already there; :func:`study_status` says what is done.
 """
 
@@ -25,15 +25,15 @@ from typing import Any
 import keras
 import pandas as pd
 
-from gc_tutorial.experiments.frames import RESULT_COLUMNS
-from gc_tutorial.experiments.provenance import (
+from gc_tutorial.book.experiments.frames import RESULT_COLUMNS
+from gc_tutorial.book.experiments.provenance import (
     environment,
     optimizer_description,
     weights_fingerprint,
 )
-from gc_tutorial.experiments.results_file import ResultsFile
-from gc_tutorial.experiments.studies import Study, resolve_study
-from gc_tutorial.experiments.training import Row, seed_start, train_run
+from gc_tutorial.book.experiments.results_file import ResultsFile
+from gc_tutorial.book.experiments.studies import Study, resolve_study
+from gc_tutorial.book.experiments.training import Row, seed_start, train_run
 
 __all__ = ["compare_optimizers", "lr_sweep", "run_study", "study_status"]
 
@@ -275,7 +275,7 @@ def run_study(
 ) -> pd.DataFrame:
     """Run a study's missing (arm, seed) runs, saving each as it finishes.
 
-    Every run is one :func:`~gc_tutorial.experiments.training.train_run`
+    Every run is one :func:`~gc_tutorial.book.experiments.training.train_run`
     from the seed's initial weights, with the test set evaluated after
     every epoch. Its initial weights and data order depend on the seed
     alone, so the arms of a seed pair up even when they run in different
@@ -286,12 +286,12 @@ def run_study(
     its runs there were made is refused.
 
     Args:
-        study: A name in :data:`~gc_tutorial.experiments.STUDIES` or
+        study: A name in :data:`~gc_tutorial.book.experiments.STUDIES` or
             ``"module:ATTRIBUTE"`` naming a
-            :class:`~gc_tutorial.experiments.Study`.
+            :class:`~gc_tutorial.book.experiments.Study`.
         profile: The study's profile, e.g. ``"full"`` or ``"smoke"``.
         out: The results CSV; its provenance file goes beside it
-            (:class:`~gc_tutorial.experiments.results_file.ResultsFile`).
+            (:class:`~gc_tutorial.book.experiments.results_file.ResultsFile`).
         arms: Arms to run; ``None`` for all of the study's.
         seeds: Seeds to run; ``None`` for the profile's.
         workers: Runs at a time. With 1 they run in this process; with more,

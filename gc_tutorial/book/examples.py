@@ -19,8 +19,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from gc_tutorial.data import load_nyc_taxis
-from gc_tutorial.experiments.taxi import clean_taxi_trips
+from gc_tutorial.book.data import load_nyc_taxis
+from gc_tutorial.book.experiments.taxi import clean_taxi_trips
 
 __all__ = [
     "SAMPLE_FEATURES",
@@ -55,7 +55,7 @@ def fare_sample(n: int | None = 384, seed: int = 0) -> FareSample:
     """Draw ``n`` real trips and standardize their inputs and fares.
 
     The trips come from the same cleaning as every other chapter's
-    (:func:`gc_tutorial.experiments.taxi.clean_taxi_trips`), so no impossible
+    (:func:`gc_tutorial.book.experiments.taxi.clean_taxi_trips`), so no impossible
     trip (zero distance, zero passengers, a drop-off before its pickup)
     enters the sample.
 

@@ -1,27 +1,24 @@
 """The NYC taxi-fare data, prepared once for every chapter and study.
 
-From the raw trips of :func:`gc_tutorial.data.load_nyc_taxis`:
+From the raw trips of :func:`gc_tutorial.book.data.load_nyc_taxis`:
 :func:`clean_taxi_trips` drops the trips that cannot be real paid trips,
 :func:`taxi_features` builds the model's inputs and target, and
 :func:`taxi_fare_arrays` splits them 70/15/15 and standardizes them with the
-training split's statistics. :class:`ArrayBatches` feeds NumPy arrays to
-``fit`` on every backend, shuffled by a seed. Nothing here needs TensorFlow.
+training split's statistics; :class:`gc_tutorial.book.data.ArrayBatches`
+feeds them to ``fit`` on every backend. Nothing here needs TensorFlow.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 
-from gc_tutorial.data import load_nyc_taxis
+from gc_tutorial.book.data import load_nyc_taxis
 
 __all__ = [
     "TAXI_SPLITS",
@@ -29,7 +26,6 @@ __all__ = [
     "taxi_features",
     "TaxiFareArrays",
     "taxi_fare_arrays",
-    "ArrayBatches",
 ]
 
 TAXI_SPLITS = {"train": 0.70, "validation": 0.15, "test": 0.15}
@@ -47,7 +43,7 @@ def clean_taxi_trips(taxis: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     passengers; faster than 80 mph; a non-positive fare.
 
     Args:
-        taxis: Trips as :func:`gc_tutorial.data.load_nyc_taxis` returns them.
+        taxis: Trips as :func:`gc_tutorial.book.data.load_nyc_taxis` returns them.
 
     Returns:
         ``(trips, dropped)``: the kept trips (a copy, original index) and how
@@ -150,7 +146,7 @@ def taxi_fare_arrays(split_seed: int = 0) -> TaxiFareArrays:
     Raises:
         ValueError: an input is constant on the training split, so it
             cannot be standardized.
-        FileNotFoundError: as for :func:`gc_tutorial.data.load_nyc_taxis`.
+        FileNotFoundError: as for :func:`gc_tutorial.book.data.load_nyc_taxis`.
     """
     trips, _ = clean_taxi_trips(load_nyc_taxis())
     features, fares = taxi_features(trips)
@@ -178,63 +174,3 @@ def taxi_fare_arrays(split_seed: int = 0) -> TaxiFareArrays:
         mean=_read_only(mean),
         std=_read_only(std),
     )
-
-
-class ArrayBatches(keras.utils.PyDataset):
-    """Batches of ``(x, y)`` NumPy arrays, for ``fit`` on every backend.
-
-    With a ``shuffle_seed`` the rows are drawn in a new random order every
-    epoch, from a NumPy generator seeded by it alone: two instances with one
-    seed give the same orders, epoch after epoch, in any process and on any
-    backend. Without one the rows keep their order.
-
-    Args:
-        x: Inputs, one row per example.
-        y: Targets, one per example.
-        batch_size: Examples per batch (the last batch may be smaller).
-        shuffle_seed: Seed of the order; ``None`` keeps the array order.
-        **kwargs: Passed to ``keras.utils.PyDataset``.
-
-    Raises:
-        ValueError: ``x`` and ``y`` differ in length, either is empty, or
-            ``batch_size < 1``.
-    """
-
-    def __init__(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        batch_size: int,
-        shuffle_seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Check the arrays and draw the first epoch's order."""
-        super().__init__(**kwargs)
-        if len(x) != len(y) or len(x) == 0:
-            raise ValueError(
-                f"x and y must hold the same, non-zero number of examples; "
-                f"got {len(x)} and {len(y)}."
-            )
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self._rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
-        self._order = self._next_order()
-
-    def _next_order(self) -> np.ndarray:
-        if self._rng is None:
-            return np.arange(len(self.x))
-        return self._rng.permutation(len(self.x))
-
-    def __len__(self) -> int:
-        """Batches per epoch."""
-        return math.ceil(len(self.x) / self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Batch ``index`` of this epoch's order, as ``(x, y)``."""
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        return self.x[rows], self.y[rows]
-
-    def on_epoch_end(self) -> None:
-        """Draw the next epoch's order."""
-        self._order = self._next_order()

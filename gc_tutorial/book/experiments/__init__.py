@@ -4,49 +4,49 @@ A fair comparison of "Adam" against "Adam + GC" changes nothing but the
 optimizer: every arm of a seed starts from the same initial weights and sees
 the same data order and dropout and augmentation draws. The submodules:
 
-- :mod:`~gc_tutorial.experiments.profiles` -- how much the chapters run
+- :mod:`~gc_tutorial.book.experiments.profiles` -- how much the chapters run
   (:class:`Profile`, :func:`current_profile`);
-- :mod:`~gc_tutorial.experiments.frames` -- the tidy results frame
+- :mod:`~gc_tutorial.book.experiments.frames` -- the tidy results frame
   (:data:`RESULT_COLUMNS`, one value per row);
-- :mod:`~gc_tutorial.experiments.training` -- one seeded training run;
-- :mod:`~gc_tutorial.experiments.runner` -- :func:`compare_optimizers`,
+- :mod:`~gc_tutorial.book.experiments.training` -- one seeded training run;
+- :mod:`~gc_tutorial.book.experiments.runner` -- :func:`compare_optimizers`,
   :func:`lr_sweep`, and the resumable :func:`run_study` / :func:`study_status`;
-- :mod:`~gc_tutorial.experiments.results_file` and
-  :mod:`~gc_tutorial.experiments.provenance` -- a study's results CSV and the
+- :mod:`~gc_tutorial.book.experiments.results_file` and
+  :mod:`~gc_tutorial.book.experiments.provenance` -- a study's results CSV and the
   record of where and with what each run was made;
-- :mod:`~gc_tutorial.experiments.studies` -- the two studies as data
+- :mod:`~gc_tutorial.book.experiments.studies` -- the two studies as data
   (:class:`Study`, :data:`STUDIES`);
-- :mod:`~gc_tutorial.experiments.taxi` -- the taxi-fare data preparation;
-- :mod:`~gc_tutorial.experiments.stats` -- summaries over seeds and the
+- :mod:`~gc_tutorial.book.experiments.taxi` -- the taxi-fare data preparation;
+- :mod:`~gc_tutorial.book.experiments.stats` -- summaries over seeds and the
   paired statistics fixed before the runs (:func:`paired_report`);
-- :mod:`~gc_tutorial.experiments.reach` -- epochs needed to reach a target;
-- ``python -m gc_tutorial.experiments`` -- the command line
-  (:mod:`~gc_tutorial.experiments.__main__`).
+- :mod:`~gc_tutorial.book.experiments.reach` -- epochs needed to reach a target;
+- ``python -m gc_tutorial.book.experiments`` -- the command line
+  (:mod:`~gc_tutorial.book.experiments.__main__`).
 """
 
-from gc_tutorial.experiments.frames import (
+from gc_tutorial.book.experiments.frames import (
     RESULT_COLUMNS,
     SEVERAL_RUNS_ERROR,
     metric_rows,
 )
-from gc_tutorial.experiments.profiles import (
+from gc_tutorial.book.experiments.profiles import (
     PROFILE_ENV,
     PROFILES,
     Profile,
     current_profile,
 )
-from gc_tutorial.experiments.reach import (
+from gc_tutorial.book.experiments.reach import (
     REACH_COLUMNS,
     epochs_to_reach,
     summarize_epochs_to_reach,
 )
-from gc_tutorial.experiments.runner import (
+from gc_tutorial.book.experiments.runner import (
     compare_optimizers,
     lr_sweep,
     run_study,
     study_status,
 )
-from gc_tutorial.experiments.stats import (
+from gc_tutorial.book.experiments.stats import (
     METRIC_KINDS,
     arm_summary,
     difference_statistics,
@@ -56,7 +56,7 @@ from gc_tutorial.experiments.stats import (
     paired_statistics,
     summarize,
 )
-from gc_tutorial.experiments.studies import (
+from gc_tutorial.book.experiments.studies import (
     HORSES_OR_HUMANS,
     NYC_TAXI,
     NYC_TAXI_SGD_PILOT,
@@ -66,8 +66,7 @@ from gc_tutorial.experiments.studies import (
     pilot_choice,
     resolve_study,
 )
-from gc_tutorial.experiments.taxi import (
-    ArrayBatches,
+from gc_tutorial.book.experiments.taxi import (
     clean_taxi_trips,
     taxi_fare_arrays,
     taxi_features,
@@ -107,5 +106,4 @@ __all__ = [
     "clean_taxi_trips",
     "taxi_features",
     "taxi_fare_arrays",
-    "ArrayBatches",
 ]

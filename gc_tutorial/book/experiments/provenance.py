@@ -108,7 +108,7 @@ def page_provenance() -> str:
         backend and device, and the versions of Python, Keras, NumPy, the
         backend's packages and ``gc_tutorial``.
     """
-    from gc_tutorial.experiments.profiles import current_profile
+    from gc_tutorial.book.experiments.profiles import current_profile
 
     env = environment()
     versions = {"Python": env["python"], **env["versions"]}
