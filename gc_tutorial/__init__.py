@@ -17,7 +17,10 @@ code (data loaders, seeded studies, statistics, figures).
 
 Importing the package does nothing else: the names above are loaded, and
 Keras with them, on first use (PEP 562), so that ``gc_tutorial.book.quiet``
-can run before Keras is imported.
+can run before Keras is imported. The optimizers and ``GCModel`` register
+with ``keras.saving`` when they load, so before loading a saved model that
+uses them in a new process, import one of them (``from gc_tutorial import
+GCAdam``) or their module (``import gc_tutorial.optimizers``).
 """
 
 from __future__ import annotations

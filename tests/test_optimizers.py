@@ -352,6 +352,23 @@ def test_every_public_name_comes_from_the_library_modules():
         assert name in home.__all__, (name, home.__name__)
 
 
+def test_a_saved_model_loads_in_a_new_process_once_the_optimizers_are_imported(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=GCAdam(where="update"), loss="mse")
+    model.save(tmp_path / "model.keras")
+    load = (
+        "import sys, keras, gc_tutorial.optimizers; "
+        "model = keras.models.load_model(sys.argv[1]); "
+        "print(type(model.optimizer).__name__, model.optimizer.where)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", load, str(tmp_path / "model.keras")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.split() == ["GCAdam", "update"], done.stderr[-2000:]
+
+
 def test_importing_the_package_imports_nothing_and_changes_nothing():
     probe = (
         "import os, sys; before = dict(os.environ); import gc_tutorial; "
