@@ -321,12 +321,13 @@ def centralized(
         )
     key = (base, conv_only, where)
     if key not in _CENTRALIZED_CLASSES:
+        parent = _constructed_class(base)
         name = ("GCC" if conv_only else "GC") + base.__name__
         name += "OnUpdate" if where == "update" else ""
         variant = "conv kernels only (GCC)" if conv_only else "every kernel"
         cls = type(
             name,
-            (_CentralizedMixin, base),
+            (_CentralizedMixin, parent),
             {
                 "__doc__": (
                     f"`{base.__name__}` with Gradient Centralization of "
@@ -345,6 +346,20 @@ def centralized(
         )(cls)
         _CENTRALIZED_CLASSES[key] = cls
     return _CENTRALIZED_CLASSES[key]
+
+
+def _constructed_class(optimizer_class: Any) -> type:
+    """The class of what ``optimizer_class(...)`` builds: usually itself.
+
+    On PyTorch, Keras's built-in optimizers build their fused, multi-tensor
+    versions (``keras.optimizers.Adam()`` is a ``torch_adam.Adam``, a
+    subclass of ``Adam``), chosen in ``__new__`` for those exact classes
+    only; a plain subclass of ``Adam`` would update one variable at a time,
+    several times slower on models with many small tensors. GC subclasses
+    derive from the class ``__new__`` picks, so they keep the fused step.
+    ``__new__`` alone builds no variables and runs no ``__init__``.
+    """
+    return type(optimizer_class.__new__(optimizer_class))
 
 
 def _applies_gc(optimizer: Any) -> bool:
