@@ -2,7 +2,7 @@
 
 Run them as modules from the repository root, for instance::
 
-    python -m benchmarks.gc_overhead --out benchmarks/results.json
+    KERAS_BACKEND=jax python -m benchmarks.gc_overhead
 
-See :mod:`benchmarks.gc_overhead` for what is measured and how.
+See ``benchmarks/README.md`` for what is measured and how.
 """

@@ -1,0 +1,113 @@
+"""The arms: each way to train a model with or without GC, one registered callable each.
+
+An arm turns the plain network and the optimizer class into the model to
+compile and its optimizer. A GC arm names the arm it is compared with, its
+baseline: the plain optimizer, or for ``GCModel`` the same ``train_step``
+with the gradient hook as the identity, so that each ratio isolates GC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from gc_tutorial import GCModel, GradientCentralization, centralized
+
+__all__ = ["ARMS", "Arm", "GCModelWithoutGC", "build_arm", "register"]
+
+Builder = Callable[[keras.Model, type, float], tuple[keras.Model, keras.optimizers.Optimizer]]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A registered arm: its name, what it is, its baseline arm and its builder."""
+
+    name: str
+    what: str
+    baseline: str | None
+    build: Builder
+
+    @property
+    def applies_gc(self) -> bool:
+        """GC arms are the ones with a baseline."""
+        return self.baseline is not None
+
+
+ARMS: dict[str, Arm] = {}
+"""Every arm, by name, in the order they were registered (baselines first)."""
+
+
+def register(name: str, what: str, baseline: str | None = None) -> Callable[[Builder], Builder]:
+    """Register the decorated builder as the arm ``name``; a name is registered once."""
+
+    def decorate(build: Builder) -> Builder:
+        if name in ARMS:
+            raise ValueError(f"arm {name!r} is registered already")
+        if baseline is not None and baseline not in ARMS:
+            raise ValueError(f"arm {name!r}: register its baseline {baseline!r} first")
+        ARMS[name] = Arm(name, what, baseline, build)
+        return build
+
+    return decorate
+
+
+class GCModelWithoutGC(GCModel):
+    """``GCModel`` whose gradient hook is the identity: the GCModel arm's baseline."""
+
+    def transform_gradients(self, grads: list[Any], variables: list[Any]) -> list[Any]:
+        """Hand the gradients on unchanged."""
+        return list(grads)
+
+
+@register("plain", "the plain optimizer (no GC)")
+def plain(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
+    return network, optimizer(learning_rate)
+
+
+@register("subclass", "gc_tutorial.centralized(optimizer class), e.g. GCAdam", "plain")
+def subclass(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
+    return network, centralized(optimizer)(learning_rate)
+
+
+@register("wrapper", "GradientCentralization(plain optimizer)", "plain")
+def wrapper(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
+    return network, GradientCentralization(optimizer(learning_rate))
+
+
+@register("update", 'centralized(optimizer class)(where="update"): GC on the update', "plain")
+def update(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
+    return network, centralized(optimizer)(learning_rate, where="update")
+
+
+@register("GCModel without GC", "GCModel with transform_gradients as the identity")
+def gcmodel_without_gc(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
+    return GCModelWithoutGC(network.inputs, network.outputs), optimizer(learning_rate)
+
+
+@register("GCModel", "gc_tutorial.GCModel with the plain optimizer", "GCModel without GC")
+def gcmodel(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
+    return GCModel(network.inputs, network.outputs), optimizer(learning_rate)
+
+
+def build_arm(
+    arm: Arm,
+    network: Callable[[], keras.Model],
+    optimizer: str,
+    learning_rate: float,
+    loss: str,
+    weights: list[Any] | None = None,
+) -> keras.Model:
+    """A freshly built and compiled model for ``arm``, starting from ``weights`` if given.
+
+    (The weights are copied rather than seeded: ``keras.utils.set_random_seed``
+    imports TensorFlow whenever it is installed, whatever the backend.)
+    """
+    network_model = network()
+    if weights is not None:
+        network_model.set_weights(weights)
+    model, instance = arm.build(network_model, getattr(keras.optimizers, optimizer), learning_rate)
+    model.compile(optimizer=instance, loss=loss)
+    return model

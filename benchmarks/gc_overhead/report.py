@@ -1,0 +1,160 @@
+"""Results as Markdown: one run's summary, and the README's tables over every results file.
+
+``python -m benchmarks.gc_overhead.report benchmarks/results/*.json`` prints
+the tables; with ``--readme benchmarks/README.md`` it rewrites the part of
+that file between the ``<!-- results:begin -->`` and ``<!-- results:end -->``
+markers instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["markdown_report", "readme_tables"]
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _pct(ratio: float) -> str:
+    return f"{100 * (ratio - 1):+.2f}%"
+
+
+def _interval(row: dict[str, Any]) -> str:
+    low, high = row["ratio_ci95"]
+    return f"{_pct(low)} .. {_pct(high)}"
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row["interval_below_target"]:
+        return "met"
+    if row["meets_target"]:
+        return "met (interval reaches past it)"
+    return "**missed**"
+
+
+def _label(results: dict[str, Any], key: str) -> str:
+    return str(results["settings"]["models"][key]["label"])
+
+
+def overhead_table(results: dict[str, Any], group: str | None = "keras") -> list[str]:
+    """Rows of ratios to baseline: the Keras arms (``group="keras"``) or the peers (``None``)."""
+    lines = [
+        "| model | arm | baseline | baseline ms/step | arm ms/step | overhead | 95% interval "
+        "| target | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in results["comparisons"]:
+        if (row["group"] == "keras") != (group == "keras"):
+            continue
+        arm = row["arm"] if group == "keras" else f"{row['group']}: {row['arm']}"
+        lines.append(
+            f"| {_label(results, row['model'])} | {arm} | {row['baseline']} "
+            f"| {row['baseline_median_ms']:.3f} | {row['median_ms']:.3f} | {_pct(row['ratio'])} "
+            f"| {_interval(row)} | <= {_pct(row['target_ratio'])} | {_verdict(row)} |"
+        )
+    return lines
+
+
+def pass_table(results: dict[str, Any]) -> list[str]:
+    """Rows of the GC pass alone against its floor."""
+    lines = [
+        "| model | compiled by | centralized parameters | floor ms | pass ms | call alone ms "
+        "| pass / floor | net of call / floor | floor / step | pass / step |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in results["gc_pass"]:
+        lines.append(
+            f"| {_label(results, row['model'])} | {row['compiler']} "
+            f"| {row['centralized_parameters']:,} | {row['floor_ms']:.4f} "
+            f"| {row['pass']['median_ms']:.4f} | {row['call']['median_ms']:.4f} "
+            f"| {row['ratio_to_floor']:.2f} | {row['ratio_to_floor_net_of_call']:.2f} "
+            f"| {100 * row['floor_share_of_step']:.2f}% | {100 * row['pass_share_of_step']:.2f}% |"
+        )
+    return lines
+
+
+def provenance(results: dict[str, Any]) -> str:
+    """One paragraph: command, date, machine, versions, load."""
+    m, v, load = results["machine"], results["versions"], results["load_average"]
+    versions = ", ".join(f"{name} {version}" for name, version in v.items())
+    return (
+        f"`{results['command']}` on {results['date_utc']}, {results['duration_s']:.0f} s"
+        + (" (**quick run: tiny sizes, few steps**)" if results["quick"] else "")
+        + f". Machine: {m['cpu_model']}, {m['usable_cores']} usable of {m['logical_cores']} "
+        f"logical cores, {m['memory_gib']} GiB; device {results['device']}; Python "
+        f"{m['python']}; {versions}. Load average (1, 5, 15 min) at start {load['start']}, "
+        f"at end {load['end']}. Copy bandwidth {results['copy_bandwidth']['bandwidth_gb_s']:.2f} "
+        "GB/s."
+    )
+
+
+def markdown_report(results: dict[str, Any]) -> str:
+    """The Markdown summary of one run."""
+    lines = [
+        f"# What GC costs per training step: {results['backend']} on {results['device']}",
+        "",
+        provenance(results),
+        "",
+        "## Keras arms, each against its baseline",
+        "",
+        *overhead_table(results),
+    ]
+    if any(row["group"] != "keras" for row in results["comparisons"]):
+        lines += ["", "## Peers, each against its own baseline", "", *overhead_table(results, None)]
+    lines += ["", "## The GC pass alone against its floor", "", *pass_table(results), ""]
+    lines += ["Models:", ""]
+    for spec in results["settings"]["models"].values():
+        lines.append(
+            f"- {spec['label']}: {'; '.join(spec['notes'])}; {spec['optimizer']}"
+            f"({spec['learning_rate']}), loss {spec['loss']}; {spec['warmup']} warm-up steps, "
+            f"{spec['steps']} timed steps per arm in blocks of {spec['block']}."
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def readme_tables(paths: Iterable[Path]) -> str:
+    """Every results file's tables, one section per backend, for ``benchmarks/README.md``."""
+    lines: list[str] = []
+    for path in sorted(paths):
+        results = json.loads(path.read_text())
+        lines += [
+            f"### {results['backend']} on {results['device']} (`{path.as_posix()}`)",
+            "",
+            provenance(results),
+            "",
+            *overhead_table(results),
+            "",
+        ]
+        if any(row["group"] != "keras" for row in results["comparisons"]):
+            lines += ["Peers:", "", *overhead_table(results, None), ""]
+        lines += ["The GC pass alone:", "", *pass_table(results), ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the README tables, or write them into a README between the markers."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gc_overhead.report")
+    parser.add_argument("results", nargs="+", type=Path, help="results JSON files")
+    parser.add_argument("--readme", type=Path, help="rewrite this file's results section")
+    args = parser.parse_args(argv)
+    tables = readme_tables(args.results)
+    if args.readme is None:
+        print(tables)
+        return 0
+    text = args.readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"{args.readme} has no {BEGIN} ... {END} section")
+    args.readme.write_text(pattern.sub(lambda _: f"{BEGIN}\n\n{tables}\n{END}", text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

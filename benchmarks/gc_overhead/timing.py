@@ -1,0 +1,159 @@
+"""Timing primitives: interleaved blocks, ratio intervals, copy bandwidth.
+
+Nothing here knows about Keras: a *timer* is any callable that runs one step
+and returns how long it took, in seconds.
+"""
+
+from __future__ import annotations
+
+import gc as python_gc
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Rounds",
+    "copy_bandwidth",
+    "interleave",
+    "ratio_interval",
+    "summary_ms",
+    "time_calls",
+]
+
+Rounds = list[list[float]]
+"""One arm's step times in seconds, one inner list per round of the interleaving."""
+
+
+def interleave(
+    timers: Mapping[str, Callable[[], float]], steps: int, block: int
+) -> dict[str, Rounds]:
+    """Run every timer ``steps`` times, taking turns in blocks of ``block`` steps.
+
+    In round ``r`` each arm runs one block, starting with arm ``r mod n`` and
+    going round in order, so that no arm always follows the same one. Python's
+    garbage collector is paused within a block (and run between blocks), so
+    that a collection falls on no timed step.
+
+    Args:
+        timers: Arm name to a callable that runs one step and returns its
+            duration in seconds.
+        steps: Timed steps per arm.
+        block: Steps an arm runs before the next arm's turn.
+
+    Returns:
+        Arm name to its step times, one list per round.
+    """
+    names = list(timers)
+    rounds: dict[str, Rounds] = {name: [] for name in names}
+    for index in range(math.ceil(steps / block)):
+        count = min(block, steps - index * block)
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            timer = timers[name]
+            python_gc.collect()
+            python_gc.disable()
+            try:
+                rounds[name].append([timer() for _ in range(count)])
+            finally:
+                python_gc.enable()
+    return rounds
+
+
+def _as_rounds(samples: Sequence[float] | Sequence[Sequence[float]]) -> list[np.ndarray]:
+    """Per-round arrays; a flat sequence counts as a single round."""
+    if len(samples) and np.ndim(samples[0]) == 0:
+        return [np.asarray(samples, dtype=float)]
+    return [np.asarray(r, dtype=float) for r in samples if len(r)]
+
+
+def _bootstrap_medians(
+    rounds: list[np.ndarray], resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Medians of ``resamples`` stratified resamples (steps redrawn within each round)."""
+    drawn = [r[rng.integers(0, r.size, (resamples, r.size))] for r in rounds]
+    return np.median(np.concatenate(drawn, axis=1), axis=1)
+
+
+def ratio_interval(
+    baseline: Sequence[float] | Sequence[Sequence[float]],
+    treated: Sequence[float] | Sequence[Sequence[float]],
+    seed: int = 0,
+    resamples: int = 4000,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
+    """``median(treated) / median(baseline)`` and its bootstrap interval.
+
+    The bootstrap is stratified by round: each resample redraws, with
+    replacement, the steps of every round of each arm separately, so that
+    every resample keeps the interleaved design (each arm in every round).
+
+    Args:
+        baseline: The baseline's step times: per round (a list of lists, as
+            :func:`interleave` returns) or flat.
+        treated: The treated arm's, likewise.
+        seed: Seed of the resampling.
+        resamples: Bootstrap resamples.
+        level: Coverage of the percentile interval.
+
+    Returns:
+        ``(ratio, low, high)``.
+    """
+    base, treat = _as_rounds(baseline), _as_rounds(treated)
+    ratio = float(np.median(np.concatenate(treat)) / np.median(np.concatenate(base)))
+    rng = np.random.default_rng(seed)
+    ratios = _bootstrap_medians(treat, resamples, rng) / _bootstrap_medians(base, resamples, rng)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return ratio, float(low), float(high)
+
+
+def summary_ms(seconds: Sequence[float] | Sequence[Sequence[float]]) -> dict[str, Any]:
+    """Median, quartiles, minimum and count of step times, in milliseconds."""
+    values = np.concatenate(_as_rounds(seconds)) * 1e3
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return {
+        "median_ms": round(float(median), 4),
+        "q1_ms": round(float(q1), 4),
+        "q3_ms": round(float(q3), 4),
+        "min_ms": round(float(values.min()), 4),
+        "n": int(values.size),
+    }
+
+
+def time_calls(function: Callable[[], Any], repeats: int) -> list[float]:
+    """Durations in seconds of ``repeats`` calls of ``function``, collector paused."""
+    seconds = []
+    python_gc.collect()
+    python_gc.disable()
+    try:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            function()
+            seconds.append(time.perf_counter() - start)
+    finally:
+        python_gc.enable()
+    return seconds
+
+
+def copy_bandwidth(size_mib: int = 256, repeats: int = 10) -> dict[str, Any]:
+    """Best-of-``repeats`` bandwidth of ``np.copyto`` on one thread (bytes moved = 2 x size).
+
+    This is the memory bandwidth a single-threaded streaming pass gets: the
+    reference for the GC pass's floor.
+    """
+    count = size_mib * 2**20 // 4
+    source = np.arange(count, dtype=np.float32)
+    target = np.empty_like(source)
+    np.copyto(target, source)  # touch every page before timing
+    seconds = time_calls(lambda: np.copyto(target, source), repeats)
+    best = min(seconds)
+    return {
+        "method": "np.copyto(dst, src) of a float32 array, one thread; bytes moved = 2 x size",
+        "size_mib": size_mib,
+        "repeats": repeats,
+        "best_s": round(best, 6),
+        "bandwidth_gb_s": round(2 * source.nbytes / best / 1e9, 3),
+    }
