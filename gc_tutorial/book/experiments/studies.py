@@ -1,8 +1,9 @@
-"""The book's two studies, as data: what to train, on what, with which arms.
+"""The book's two studies and their learning-rate pilots, as data.
 
-A :class:`Study` names its model, its data, its compile settings, how much
-each profile runs (:class:`Scale`), its arms (optimizer factories) and which
-arm each GC arm is compared with. :func:`gc_tutorial.book.experiments.run_study`
+Each says what to train, on what, with which arms. A :class:`Study` names
+its model, its data, its compile settings, how much each profile runs
+(:class:`Scale`), its arms (optimizer factories) and which arm each GC arm
+is compared with. :func:`gc_tutorial.book.experiments.run_study`
 and the command line (``python -m gc_tutorial.book.experiments``) run them by
 name (:data:`STUDIES`) or as ``module:ATTRIBUTE``.
 """
