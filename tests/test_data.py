@@ -534,6 +534,23 @@ def test_numpy_shuffle_depends_only_on_seed_and_epoch(local_data):
     np.testing.assert_array_equal(np.sort(unshuffled[0][0]), unshuffled[0][0])
 
 
+def test_one_split_is_that_split_of_the_arrays_and_reads_only_it(local_data, monkeypatch):
+    (x_train, y_train), _ = data.load_horses_or_humans_arrays(SIZE, train_subset=40)
+    read = []
+    split_arrays = data._split_arrays
+    monkeypatch.setattr(
+        data,
+        "_split_arrays",
+        lambda folder, *args: read.append(folder.name) or split_arrays(folder, *args),
+    )
+    x, y = data.load_horses_or_humans_split("train", SIZE, subset=40)
+    assert read == ["train"]
+    np.testing.assert_array_equal(x, x_train)
+    np.testing.assert_array_equal(y, y_train)
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        data.load_horses_or_humans_split("validation")
+
+
 def test_numpy_test_set_is_never_shuffled(local_data):
     _, test = data.load_horses_or_humans(
         image_size=SIZE, batch_size=16, shuffle_seed=0, test_subset=32, format="numpy"
@@ -605,6 +622,7 @@ def test_numpy_form_without_a_local_copy_says_what_to_do(monkeypatch):
     for load in (
         lambda: data.load_horses_or_humans(format="numpy"),
         data.load_horses_or_humans_arrays,
+        lambda: data.load_horses_or_humans_split("train"),
     ):
         with pytest.raises(FileNotFoundError) as error:
             load()

@@ -49,6 +49,7 @@ __all__ = [
     "HORSES_OR_HUMANS_CLASSES",
     "ArrayBatches",
     "load_horses_or_humans_arrays",
+    "load_horses_or_humans_split",
     "load_horses_or_humans",
 ]
 
@@ -517,6 +518,35 @@ def load_horses_or_humans_arrays(
         _split_arrays(folder / "train", image_size, train_subset),
         _split_arrays(folder / "test", image_size, test_subset),
     )
+
+
+def load_horses_or_humans_split(
+    split: Literal["train", "test"], image_size: int = 300, subset: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One split of :func:`load_horses_or_humans_arrays`; the other is not read.
+
+    For work that must not see the test split, such as choosing a learning
+    rate on the training images alone.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        image_size: As for :func:`load_horses_or_humans_arrays`.
+        subset: As its ``train_subset`` or ``test_subset``, for ``split``.
+
+    Returns:
+        ``(x, y)`` of ``split``, as :func:`load_horses_or_humans_arrays`
+        returns them.
+
+    Raises:
+        ValueError: ``split`` is neither ``"train"`` nor ``"test"``, or as
+            for :func:`load_horses_or_humans_arrays`.
+        FileNotFoundError: As for :func:`load_horses_or_humans_arrays`.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    _check_arguments(image_size=image_size, subset=subset)
+    folder = _local_horses_or_humans_dir("load_horses_or_humans_split")
+    return _split_arrays(folder / split, image_size, subset)
 
 
 class ArrayBatches(keras.utils.PyDataset):

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from gc_tutorial.book.data import ArrayBatches, load_horses_or_humans, load_horses_or_humans_arrays
+from gc_tutorial.book.data import ArrayBatches, load_horses_or_humans, load_horses_or_humans_split
 from gc_tutorial.book.experiments.taxi import taxi_fare_arrays
 from gc_tutorial.models import horses_or_humans_cnn, taxi_fare_mlp
 from gc_tutorial.optimizers import GCSGD, GCAdam, GCRMSprop
@@ -201,11 +201,9 @@ def horses_or_humans_pilot_data(seed: int, scale: Scale) -> tuple[ArrayBatches, 
         ``(train, validation, None)`` :class:`ArrayBatches`.
 
     Raises:
-        FileNotFoundError: as for :func:`load_horses_or_humans_arrays`.
+        FileNotFoundError: as for :func:`load_horses_or_humans_split`.
     """
-    (x, y), _ = load_horses_or_humans_arrays(
-        image_size=_image_size(scale), train_subset=scale.train_subset, test_subset=1
-    )
+    x, y = load_horses_or_humans_split("train", _image_size(scale), scale.train_subset)
     rng = np.random.default_rng(0)
     held_out = np.zeros(len(y), dtype=bool)
     for label in np.unique(y):
