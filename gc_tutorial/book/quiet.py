@@ -41,16 +41,13 @@ def import_keras_quietly() -> None:
     printed. Called again, or once Keras is imported, it only sets the
     logger level.
     """
-    if "keras" not in sys.modules:
+    first = "keras" not in sys.modules
+    if first:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _native_stderr_silenced():
-            import keras
+    with _native_stderr_silenced() if first else contextlib.nullcontext():
+        import keras
 
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow  # noqa: F401  (its import is what prints the log)
-    import keras
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow  # its import is what prints the log
 
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow
-
-        tensorflow.get_logger().setLevel("ERROR")
+            tensorflow.get_logger().setLevel("ERROR")
