@@ -209,6 +209,8 @@ def test_a_quick_run_writes_results_with_their_provenance(tmp_path):
         "python -m benchmarks.gc_overhead " + " ".join(args) + " --out " + str(out)
     )
     assert results["date_utc"] and results["versions"]["keras"] == keras.__version__
+    assert results["device"] == "cpu" and results["device_name"].lower() == "cpu"
+    assert "git_commit" in results and "git_dirty" in results
     for field in ("cpu_model", "logical_cores", "usable_cores", "memory_gib"):
         assert field in results["machine"]
     assert set(results["load_average"]) == {"start", "end"}

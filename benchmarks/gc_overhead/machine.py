@@ -11,7 +11,9 @@ from typing import Any
 
 import keras
 
-__all__ = ["backend_settings", "device", "load_average", "machine", "versions"]
+from gc_tutorial.book.experiments.provenance import environment
+
+__all__ = ["backend_settings", "device", "environment", "load_average", "machine", "versions"]
 
 _LIBRARIES = ("numpy", "keras", "tensorflow", "jax", "jaxlib", "optax", "torch", "gc_tutorial")
 
@@ -55,19 +57,12 @@ def versions() -> dict[str, str]:
 
 
 def device() -> str:
-    """``"gpu"`` if the Keras backend computes on a GPU here, else ``"cpu"``."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
+    """``"gpu"`` if the Keras backend computes on a GPU here, else ``"cpu"``.
 
-        return "gpu" if jax.default_backend() == "gpu" else "cpu"
-    if backend == "torch":
-        import torch
-
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    import tensorflow as tf
-
-    return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    Read off the device name that :func:`gc_tutorial.book.experiments.provenance.environment`
+    finds for the backend (``"CPU"``, ``"cpu"`` or the accelerator's name).
+    """
+    return "cpu" if environment()["device"].lower() == "cpu" else "gpu"
 
 
 def backend_settings() -> dict[str, Any]:

@@ -187,6 +187,7 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
 
         torch.set_num_threads(args.torch_threads)
     specs = _specs(args)
+    environment = machine.environment()
     results: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "quick": bool(args.quick),
@@ -194,6 +195,9 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "backend": backend,
         "device": machine.device(),
+        "device_name": environment["device"],
+        "git_commit": environment["git_commit"],
+        "git_dirty": environment["git_dirty"],
         "machine": machine.machine(),
         "versions": machine.versions(),
         "backend_settings": machine.backend_settings(),
