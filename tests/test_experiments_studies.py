@@ -20,6 +20,7 @@ from gc_tutorial.book.data import DATA_ENV
 from gc_tutorial.book.experiments.studies import (
     HOLD_OUT_FRACTION,
     HORSES_OR_HUMANS,
+    HORSES_OR_HUMANS_ADAM_PILOT,
     HORSES_OR_HUMANS_SGD_LEARNING_RATE,
     HORSES_OR_HUMANS_SGD_PILOT,
     NYC_TAXI,
@@ -62,6 +63,7 @@ def test_the_registry_holds_both_studies_by_name():
     assert dict(STUDIES) == {
         "horses_or_humans": HORSES_OR_HUMANS,
         "horses_or_humans_sgd_pilot": HORSES_OR_HUMANS_SGD_PILOT,
+        "horses_or_humans_adam_pilot": HORSES_OR_HUMANS_ADAM_PILOT,
         "nyc_taxi": NYC_TAXI,
         "nyc_taxi_sgd_pilot": NYC_TAXI_SGD_PILOT,
     }
@@ -77,13 +79,21 @@ def test_smoke_is_smaller_than_full_in_every_dimension(study):
         assert getattr(full, field) is None, f"{field}: full uses all the data"
         assert getattr(smoke, field) >= 1, field
     if full.image_size is not None:
-        assert 1 <= smoke.image_size < full.image_size
+        assert 1 <= smoke.image_size <= full.image_size
 
 
 def test_full_profiles_follow_the_design():
     hoh, taxi = HORSES_OR_HUMANS.scale("full"), NYC_TAXI.scale("full")
-    assert len(hoh.seeds) >= 12 and hoh.epochs == 30 and hoh.image_size == 300
+    assert len(hoh.seeds) >= 12 and hoh.epochs == 30 and hoh.image_size == 100
     assert len(taxi.seeds) == 20 and taxi.epochs == 10 and taxi.image_size is None
+
+
+@pytest.mark.parametrize(
+    "study", [HORSES_OR_HUMANS, HORSES_OR_HUMANS_SGD_PILOT, HORSES_OR_HUMANS_ADAM_PILOT]
+)
+def test_the_gpu_profile_is_the_full_one_at_keras_io_image_size(study):
+    full, gpu = study.scale("full"), study.scale("gpu")
+    assert gpu == dataclasses.replace(full, image_size=300)
 
 
 @pytest.mark.parametrize("study", COMPARISONS.values(), ids=list(COMPARISONS))
