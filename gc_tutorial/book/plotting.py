@@ -30,6 +30,7 @@ __all__ = [
     "plot_lr_sweep",
     "plot_epochs_to_reach",
     "plot_paired_differences",
+    "plot_effect_over_epochs",
 ]
 
 _SPLIT_STYLES = ("-", "--", ":", "-.")
@@ -356,3 +357,43 @@ def plot_paired_differences(
         ax.set_ylabel(f"GC − baseline ({rows['better'].iat[0]} is better)")
     figure.suptitle("per-seed paired differences, mean and 95% interval")
     return figure
+
+
+def plot_effect_over_epochs(
+    statistics: pd.DataFrame, ax: matplotlib.axes.Axes | None = None
+) -> matplotlib.figure.Figure:
+    """Each comparison's paired difference per epoch, with its 95% band.
+
+    Args:
+        statistics: Rows of one metric and split at several epochs, as
+            :func:`gc_tutorial.book.experiments.answer.effect_over_epochs`
+            returns (columns ``treatment``, ``baseline``, ``epoch``,
+            ``mean_difference``, ``ci95_low``, ``ci95_high``, ``metric``,
+            ``split``, ``better``, ``n``).
+        ax: Axes to draw into; a new figure when ``None``.
+
+    Returns:
+        The figure: one line per comparison (GC arm − its baseline), a band
+        for the per-epoch 95% interval, and a line at zero; the y label
+        says which way is better for GC.
+    """
+    ax = ax or _new_axes()
+    for (treatment, baseline), rows in statistics.groupby(["treatment", "baseline"], sort=False):
+        rows = rows.sort_values("epoch")
+        arm = str(treatment).split(" (vs ", 1)[0]
+        (line,) = ax.plot(
+            rows["epoch"], rows["mean_difference"], marker=".", label=f"{arm} − {baseline}"
+        )
+        ax.fill_between(
+            rows["epoch"], rows["ci95_low"], rows["ci95_high"], color=line.get_color(), alpha=0.2
+        )
+    ax.axhline(0.0, color="gray", linewidth=0.8)
+    first = statistics.iloc[0]
+    better = "below" if first["better"] == "lower" else "above"
+    ax.set(
+        xlabel="epoch",
+        ylabel=f"{first['split']} {first['metric']}: GC − baseline\n(GC better {better} 0)",
+    )
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.legend(fontsize="small")
+    return _figure_of(ax)

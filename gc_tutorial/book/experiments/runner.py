@@ -18,6 +18,7 @@ import datetime
 import functools
 import multiprocessing
 import os
+import pickle
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -167,7 +168,7 @@ def lr_sweep(
 
 
 def _run_one(
-    study_reference: str, profile: str, arm: str, seed: int, verbose: int
+    study_reference: str | Study, profile: str, arm: str, seed: int, verbose: int
 ) -> tuple[list[Row], dict[str, Any]]:
     """One run of a study, and its provenance record (in any process)."""
     study = resolve_study(study_reference)
@@ -203,7 +204,7 @@ def _run_one(
 
 
 def _plan(
-    study_reference: str,
+    study_reference: str | Study,
     profile: str,
     out: str | os.PathLike[str],
     arms: Sequence[str] | None,
@@ -263,7 +264,7 @@ def _check_pairing(done: dict, record: dict[str, Any]) -> None:
 
 
 def run_study(
-    study: str,
+    study: str | Study,
     profile: str,
     out: str | os.PathLike[str],
     *,
@@ -286,9 +287,11 @@ def run_study(
     its runs there were made is refused.
 
     Args:
-        study: A name in :data:`~gc_tutorial.book.experiments.STUDIES` or
+        study: A name in :data:`~gc_tutorial.book.experiments.STUDIES`,
             ``"module:ATTRIBUTE"`` naming a
-            :class:`~gc_tutorial.book.experiments.Study`.
+            :class:`~gc_tutorial.book.experiments.Study`, or the Study itself
+            (with ``workers > 1`` it must pickle: module-level functions,
+            no lambdas).
         profile: The study's profile, e.g. ``"full"`` or ``"smoke"``.
         out: The results CSV; its provenance file goes beside it
             (:class:`~gc_tutorial.book.experiments.results_file.ResultsFile`).
@@ -316,6 +319,8 @@ def run_study(
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1; got {workers}.")
+    if workers > 1 and isinstance(study, Study):
+        _check_picklable(study)
     _, pending, results_file, done = _plan(study, profile, out, arms, seeds)
     saved: list[tuple[str, int]] = []
 
@@ -364,6 +369,18 @@ def run_study(
     return results_file.read()
 
 
+def _check_picklable(study: Study) -> None:
+    """Refuse, with directions, a Study object that worker processes cannot receive."""
+    try:
+        pickle.dumps(study)
+    except (pickle.PicklingError, AttributeError, TypeError) as error:
+        raise ValueError(
+            f"Study {study.name!r} cannot be sent to worker processes ({error}); "
+            "run it with workers=1, or define it in a module with module-level "
+            "functions and pass 'module:ATTRIBUTE'."
+        ) from error
+
+
 def _failed(arm: str, seed: int, error: BaseException) -> RuntimeError:
     return RuntimeError(
         f"The run of arm {arm!r} with seed {seed} failed: "
@@ -372,7 +389,7 @@ def _failed(arm: str, seed: int, error: BaseException) -> RuntimeError:
     )
 
 
-def study_status(study: str, profile: str, out: str | os.PathLike[str]) -> pd.DataFrame:
+def study_status(study: str | Study, profile: str, out: str | os.PathLike[str]) -> pd.DataFrame:
     """Which of a study's planned runs are in a results file.
 
     Args:

@@ -506,13 +506,13 @@ def pilot_choice(results: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
     return table.sort_values("mean").reset_index()
 
 
-def resolve_study(reference: str) -> Study:
+def resolve_study(reference: str | Study) -> Study:
     """The study a name in :data:`STUDIES` or a ``module:ATTRIBUTE`` names.
 
     Args:
-        reference: ``"nyc_taxi"``, ``"horses_or_humans"``, or the import
+        reference: ``"nyc_taxi"``, ``"horses_or_humans"``, the import
             path of any :class:`Study`, e.g. ``"my_studies:CIFAR"`` (a worker
-            process imports it by that path).
+            process imports it by that path), or a :class:`Study` itself.
 
     Returns:
         The study.
@@ -521,6 +521,8 @@ def resolve_study(reference: str) -> Study:
         ValueError: the name is unknown, or the attribute is not a Study.
         ImportError: the module cannot be imported.
     """
+    if isinstance(reference, Study):
+        return reference
     if reference in STUDIES:
         return STUDIES[reference]
     module_name, _, attribute = reference.partition(":")
