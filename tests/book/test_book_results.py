@@ -1,11 +1,11 @@
 """Specification of the committed results that the chapters read.
 
-Chapter 7 saves every run's per-epoch figures to
-``chapters/results/horses_or_humans_<profile>.csv``; chapters 0, 6 and 9
-read the studies under ``chapters/results/studies/``. These tests check
-that the committed files are full-profile runs and that they are the very
-runs whose summaries the chapters' stored outputs
-show, so that chapter 9 cannot quietly draw on other runs than the book
+The studies' runs live under ``chapters/results/studies/`` (one CSV and its
+provenance per study and profile), written by ``python -m
+gc_tutorial.book.experiments run``. These tests check that the committed
+files are full-profile, paired runs, that the learning rates the studies use
+are the ones their pilots chose, and that what the chapters show is what the
+files hold, so that no page can quietly draw on other runs than the book
 reports.
 """
 
@@ -17,24 +17,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from gc_tutorial.book.experiments import PROFILES, RESULT_COLUMNS, summarize
+from gc_tutorial.book.experiments import summarize
 
 ROOT = Path(__file__).resolve().parents[2]
-FULL = PROFILES["full"]
-
-STUDIES = {
-    "horses_or_humans": {
-        "chapter": "07_horses_or_humans.ipynb",
-        "arms": {"RMSprop", "RMSprop + GC"},
-        "seeds": FULL.hoh_seeds,
-        "epochs": FULL.hoh_epochs,
-        "summaries": {'summarize(results, metric, "test"': ["accuracy", "loss"]},
-    },
-}
-
-
-def committed_results(study: str) -> pd.DataFrame:
-    return pd.read_csv(ROOT / "chapters" / "results" / f"{study}_full.csv")
 
 
 def stored_tables(chapter: str, source_fragment: str) -> list[str]:
@@ -50,33 +35,6 @@ def stored_tables(chapter: str, source_fragment: str) -> list[str]:
         for output in cell.outputs
         if "text/plain" in output.get("data", {})
     ]
-
-
-@pytest.mark.parametrize("study", STUDIES)
-def test_committed_results_are_a_full_profile_run(study):
-    spec = STUDIES[study]
-    results = committed_results(study)
-    assert list(results.columns) == list(RESULT_COLUMNS)
-    assert set(results["arm"]) == spec["arms"]
-    assert sorted(results["seed"].unique()) == sorted(spec["seeds"])
-    per_run = results[results["split"] == "validation"].groupby(["arm", "seed"])
-    assert (per_run["epoch"].max() == spec["epochs"]).all()
-    assert results["value"].notna().all()
-
-
-@pytest.mark.parametrize("study", STUDIES)
-def test_committed_results_are_the_runs_the_chapter_shows(study):
-    spec = STUDIES[study]
-    results = committed_results(study)
-    baseline, treatment = sorted(spec["arms"], key=len)
-    for fragment, metrics in spec["summaries"].items():
-        shown = stored_tables(spec["chapter"], fragment)
-        recomputed = [
-            summarize(results, metric, "test", baseline=baseline, treatment=treatment)
-            for metric in metrics
-        ]
-        with pd.option_context("display.precision", 4):
-            assert shown == [repr(table) for table in recomputed]
 
 
 # The studies the answer page reads (python -m gc_tutorial.book.experiments run ...) -----
@@ -95,12 +53,48 @@ def test_the_taxi_sgd_learning_rate_is_the_pilots_choice():
     assert NYC_TAXI.arms["SGD momentum"].keywords["learning_rate"] == TAXI_SGD_LEARNING_RATE
 
 
-def test_no_full_horses_or_humans_study_uses_sgd_before_its_pilot_has_chosen_the_rate():
-    study = STUDY_RESULTS / "horses_or_humans_full.csv"
-    pilot = STUDY_RESULTS / "horses_or_humans_sgd_pilot_full.csv"
-    if study.exists():
-        sgd_arms = {arm for arm in pd.read_csv(study)["arm"].unique() if "SGD" in arm}
-        assert pilot.exists() or not sgd_arms, sgd_arms
+@pytest.mark.parametrize(
+    "pilot, constant, arm",
+    [
+        ("horses_or_humans_sgd_pilot", "HORSES_OR_HUMANS_SGD_LEARNING_RATE", "SGD momentum"),
+        ("horses_or_humans_adam_pilot", "HORSES_OR_HUMANS_ADAM_LEARNING_RATE", "Adam"),
+    ],
+)
+def test_the_horses_or_humans_rates_are_the_pilots_choices(pilot, constant, arm):
+    from gc_tutorial.book.experiments import pilot_choice, studies
+    from gc_tutorial.book.experiments.results_file import ResultsFile
+
+    file = ResultsFile(STUDY_RESULTS / f"{pilot}_full.csv")
+    results, records = file.read(), file.records()
+    assert "test" not in set(results["split"]), "a pilot never sees the test split"
+    pilot_study = studies.STUDIES[pilot]
+    planned = {(a, seed) for a in pilot_study.arms for seed in pilot_study.scale("full").seeds}
+    assert set(records) == planned, "every rate on every pilot seed"
+    best = pilot_choice(results)["arm"].iloc[0]
+    rate = getattr(studies, constant)
+    assert best == f"{arm}, lr {rate:g}"
+    for gc_arm in (arm, f"{arm} + GC"):
+        assert studies.HORSES_OR_HUMANS.arms[gc_arm].keywords["learning_rate"] == rate
+
+
+def test_the_committed_horses_or_humans_runs_are_paired_runs_of_a_committed_revision():
+    from gc_tutorial.book.experiments import HORSES_OR_HUMANS
+    from gc_tutorial.book.experiments.results_file import ResultsFile
+
+    scale = HORSES_OR_HUMANS.scale("full")
+    file = ResultsFile(STUDY_RESULTS / "horses_or_humans_full.csv")
+    results, records = file.read(), file.records()
+    assert records, "no Horses or Humans runs committed"
+    runs = results.groupby(["arm", "seed"])["epoch"].max()
+    assert set(runs.index) == set(records)
+    assert (runs == scale.epochs).all()
+    assert set(results["arm"]) <= set(HORSES_OR_HUMANS.arms)
+    assert set(results["seed"]) <= set(scale.seeds)
+    assert not [run for run, record in records.items() if record["git_dirty"] is not False]
+    starts = {}
+    for (_, seed), record in records.items():
+        starts.setdefault(seed, set()).add(record["initial_weights_sha256"])
+    assert all(len(fingerprints) == 1 for fingerprints in starts.values()), "unpaired seeds"
 
 
 def test_the_committed_taxi_study_is_complete_with_its_provenance():
@@ -130,3 +124,26 @@ def test_chapter_6_shows_the_committed_taxi_study():
             assert f"{mean:.3f} ± {std:.3f}" in shown, (arm, shown)
         assert f"{table.iloc[-1]['mean']:+.4f}" in shown
         assert table.iloc[-1]["verdict"] in shown
+
+
+def test_the_answer_table_is_recomputed_from_the_committed_results():
+    from gc_tutorial.book.experiments import STUDIES
+    from gc_tutorial.book.experiments.answer import display_table, verdict_table
+    from gc_tutorial.book.experiments.results_file import ResultsFile
+
+    notebook = nbformat.read(ROOT / "chapters" / "00_when_does_gc_help.ipynb", as_version=4)
+    key = "application/papermill.record/text/html"
+    (shown,) = [
+        output["data"][key]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("metadata", {}).get("scrapbook", {}).get("name") == "verdict_table"
+    ]
+    tables = []
+    for name, metric in (("nyc_taxi", "mae"), ("horses_or_humans", "accuracy")):
+        results = ResultsFile(STUDY_RESULTS / f"{name}_full.csv").read()
+        tables.append(verdict_table(results, STUDIES[name].pairs, metric, study=name))
+    names = {"nyc_taxi": "NYC taxi fares", "horses_or_humans": "Horses or Humans"}
+    shown_again = display_table(pd.concat(tables, ignore_index=True), names)
+    assert shown == shown_again.style.hide(axis="index").set_uuid("verdict")._repr_html_()

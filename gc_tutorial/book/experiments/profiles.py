@@ -33,22 +33,15 @@ class Profile:
             rates at which plain Adam fails.
         sweep_seeds: Seeds of the learning-rate sweep.
         sweep_epochs: Epochs per learning-rate sweep run.
-        hoh_seeds: Seeds of the horses-or-humans comparison.
-        hoh_epochs: Epochs per horses-or-humans run.
-        hoh_image_size: Side of the square images fed to the CNN.
-        hoh_train_subset: Number of training images to use; ``None`` for all.
-        hoh_test_subset: Number of test images to use; ``None`` for all.
+
+    The studies' scales (seeds, epochs, image size) live in each
+    :class:`~gc_tutorial.book.experiments.studies.Study`, one per profile.
     """
 
     name: str
     lr_grid: tuple[float, ...]
     sweep_seeds: tuple[int, ...]
     sweep_epochs: int
-    hoh_seeds: tuple[int, ...]
-    hoh_epochs: int
-    hoh_image_size: int
-    hoh_train_subset: int | None
-    hoh_test_subset: int | None
 
 
 PROFILES: Mapping[str, Profile] = {
@@ -57,22 +50,12 @@ PROFILES: Mapping[str, Profile] = {
         lr_grid=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
         sweep_seeds=(0, 1, 2),
         sweep_epochs=10,
-        hoh_seeds=(0, 1, 2),
-        hoh_epochs=10,
-        hoh_image_size=300,
-        hoh_train_subset=None,
-        hoh_test_subset=None,
     ),
     "smoke": Profile(
         name="smoke",
         lr_grid=(1e-3, 1.0),
         sweep_seeds=(0,),
         sweep_epochs=2,
-        hoh_seeds=(0,),
-        hoh_epochs=1,
-        hoh_image_size=100,
-        hoh_train_subset=128,
-        hoh_test_subset=64,
     ),
 }
 
