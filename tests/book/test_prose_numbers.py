@@ -45,20 +45,42 @@ NOT_PROSE = re.compile(
 )
 
 
+# A sign written before a number: "−0.0258", "+2.5%", "(-0.03", not "float-32".
+SIGNS = "+-−"
+# "20 of 20", "5 of 6": a count of seeds (or anything) out of a total.
+COUNT = re.compile(r"(?<![\w.])(\d+) of (\d+)(?![\w.])")
+
+
 def stated_numbers(markdown: str) -> list[str]:
-    """The numbers a markdown cell states, as written (small integers left out)."""
+    """The numbers a markdown cell states, as written (small integers left out).
+
+    A sign written right before a number (and after a space or bracket) is
+    part of it: "−0.0258" and "+0.0258" are different claims.
+    """
+    prose = NOT_PROSE.sub(" ", markdown)
     numbers = []
-    for match in NUMBER.finditer(NOT_PROSE.sub(" ", markdown)):
+    for match in NUMBER.finditer(prose):
         whole, fraction, exponent, percent = match.groups()
         if not fraction and not exponent and not percent and int(whole.replace(",", "")) <= 10:
             continue
-        numbers.append(match.group(0))
+        start = match.start()
+        signed = (
+            start >= 1
+            and prose[start - 1] in SIGNS
+            and (start < 2 or not prose[start - 2].isalnum())
+        )
+        numbers.append(prose[start - 1 : match.end()] if signed else match.group(0))
     return numbers
+
+
+def stated_counts(markdown: str) -> list[tuple[str, str]]:
+    """The "k of n" counts a markdown cell states."""
+    return COUNT.findall(NOT_PROSE.sub(" ", markdown))
 
 
 def value_and_slack(written: str) -> tuple[float, float]:
     """The value of a number as written, and the rounding slack it allows."""
-    text = written.replace(",", "").replace("−", "-").rstrip("%")
+    text = written.replace(",", "").replace("−", "-").lstrip("+").rstrip("%")
     value = float(text)
     if re.search(r"[eE]", text):
         return value, abs(value) * 1e-6
@@ -66,8 +88,8 @@ def value_and_slack(written: str) -> tuple[float, float]:
     return value, 10.0**-decimals
 
 
-def printed_values(notebook: dict) -> list[float]:
-    """Absolute values of every number in the outputs and code of a notebook."""
+def printed_text(notebook: dict) -> str:
+    """Everything the code cells of a notebook hold and print, as one text."""
     texts = []
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
@@ -79,16 +101,41 @@ def printed_values(notebook: dict) -> list[float]:
             texts.append("".join(output.get("text", "")))
             for kind in ("text/plain", "text/markdown"):
                 texts.append("".join(output.get("data", {}).get(kind, "")))
-    found = re.findall(r"\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?", "\n".join(texts))
-    return [float(token.replace(",", "")) for token in found if token.replace(",", "") != ""]
+    return "\n".join(texts)
+
+
+def printed_values(notebook: dict) -> list[float]:
+    """Every number in the outputs and code of a notebook, with its sign."""
+    found = re.findall(
+        r"(?:(?<![\w.])([-−]))?(\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?)", printed_text(notebook)
+    )
+    values = []
+    for sign, token in found:
+        token = token.replace(",", "")
+        if token:
+            values.append(-float(token) if sign else float(token))
+    return values
+
+
+def is_counted(count: tuple[str, str], text: str) -> bool:
+    """Whether ``text`` prints the count "k of n" (a "k / m of n" table cell counts)."""
+    k, n = count
+    return re.search(rf"(?<![\d.]){k}(?![\d.])[^\n]{{0,40}}?\bof {n}(?![\d.])", text) is not None
 
 
 def is_backed(written: str, values: list[float]) -> bool:
-    """Whether some printed value rounds to ``written`` (as a fraction too, for a %)."""
+    """Whether some printed value rounds to ``written`` (as a fraction too, for a %).
+
+    A number written with a sign needs a printed value of that sign; one
+    written without needs a printed value of that size, either sign.
+    """
     target, slack = value_and_slack(written)
-    targets = [(abs(target), slack)]
+    signed = written[0] in SIGNS
+    if not signed:
+        target, values = abs(target), [abs(value) for value in values]
+    targets = [(target, slack)]
     if written.endswith("%"):
-        targets.append((abs(target) / 100, slack / 100))
+        targets.append((target / 100, slack / 100))
     return any(
         abs(value - want) <= tolerance * 1.0001 for want, tolerance in targets for value in values
     )
@@ -103,9 +150,9 @@ def test_the_number_pattern_reads_prose_as_a_reader_would():
     assert stated_numbers(prose) == [
         "20",
         "20",
-        "0.1203",
-        "0.0307",
-        "0.0209",
+        "+0.1203",
+        "−0.0307",
+        "−0.0209",
         "80%",
         "1,704,097",
         "1e-4",
@@ -114,7 +161,10 @@ def test_the_number_pattern_reads_prose_as_a_reader_would():
 
 def test_a_number_is_backed_only_by_a_value_that_rounds_to_it():
     assert is_backed("0.0258", [0.02583])
-    assert is_backed("−0.0258", [0.0258])
+    assert is_backed("−0.0258", [-0.0258])
+    assert is_backed("0.0258", [-0.0258])
+    assert not is_backed("+0.0258", [-0.0258])
+    assert not is_backed("−0.0258", [0.0258])
     assert is_backed("1,704,097", [1704097.0])
     assert is_backed("80%", [0.8])
     assert is_backed("1e-4", [0.0001])
@@ -123,19 +173,94 @@ def test_a_number_is_backed_only_by_a_value_that_rounds_to_it():
     assert not is_backed("0.531", [0.848, 5.31])
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=[path.stem for path in CHAPTERS])
-def test_every_number_in_the_prose_was_printed(path):
-    notebook = json.loads(path.read_text(encoding="utf-8"))
-    values = printed_values(notebook)
-    allowed = NOT_PRINTED.get(path.stem, {})
+def unbacked_claims(notebook: dict, stem: str) -> list[str]:
+    """The numbers and counts in a notebook's prose that no cell printed or set."""
+    values, text = printed_values(notebook), printed_text(notebook)
+    allowed = NOT_PRINTED.get(stem, {})
     missing = []
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] != "markdown":
             continue
-        for written in stated_numbers("".join(cell["source"])):
-            if written not in allowed and not is_backed(written, values):
+        markdown = "".join(cell["source"])
+        for written in stated_numbers(markdown):
+            if written.lstrip(SIGNS) not in allowed and not is_backed(written, values):
                 missing.append(f"cell {index}: {written}")
+        for count in stated_counts(markdown):
+            if int(count[1]) > 1 and not is_counted(count, text):
+                missing.append(f"cell {index}: {count[0]} of {count[1]}")
+    return missing
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[path.stem for path in CHAPTERS])
+def test_every_number_in_the_prose_was_printed(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    missing = unbacked_claims(notebook, path.stem)
     assert not missing, (
         f"{path.name}: numbers in the prose that no cell printed or set "
         f"(re-run the chapter, or fix the sentence): {missing}"
     )
+
+
+# --- The checker itself, against edits a careless rewrite would make ----------
+
+INTRO = CHAPTERS[0].parents[1] / "intro.md"
+FLIP = {"+": "−", "−": "+", "-": "+"}
+
+
+def planted_edits(markdown: str, values: list[float]) -> list[tuple[str, str]]:
+    """Copies of ``markdown`` with one claim changed: a sign flipped, a count lowered.
+
+    A sign is flipped only where the flipped number is printed nowhere (where
+    it is, e.g. "+2.5" beside an interval from "−2.5", the edit would be true
+    somewhere, and no checker of numbers alone can call it wrong).
+    """
+    edits = []
+    for written in stated_numbers(markdown):
+        flipped = FLIP.get(written[0], "") + written[1:]
+        if written[0] in SIGNS and written in markdown and not is_backed(flipped, values):
+            edits.append((f"sign {written} -> {flipped}", markdown.replace(written, flipped, 1)))
+            break
+    for k, n in stated_counts(markdown):
+        if int(k) > 0:
+            lowered = f"{int(k) - 1} of {n}"
+            edits.append(
+                (f"count {k} of {n} -> {lowered}", markdown.replace(f"{k} of {n}", lowered, 1))
+            )
+            break
+    return edits
+
+
+def as_notebook(path: Path) -> dict:
+    if path.suffix == ".md":
+        return {"cells": [{"cell_type": "markdown", "source": path.read_text(encoding="utf-8")}]}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", [*CHAPTERS, INTRO], ids=[p.stem for p in [*CHAPTERS, INTRO]])
+def test_the_checker_flags_a_flipped_sign_and_a_lowered_count(path):
+    notebook = as_notebook(path)
+    before = len(unbacked_claims(notebook, path.stem))
+    planted = 0
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        for what, edited in planted_edits("".join(cell["source"]), printed_values(notebook)):
+            copy = json.loads(json.dumps(notebook))
+            copy["cells"][index]["source"] = edited
+            planted += 1
+            assert len(unbacked_claims(copy, path.stem)) > before, f"cell {index}: {what}"
+    if not planted:
+        pytest.skip(f"{path.name} states no signed number or count by hand")
+
+
+@pytest.mark.xfail(strict=True, reason="direction words are not checked yet (#26)")
+def test_the_checker_flags_lower_swapped_for_higher():
+    notebook = json.loads(CHAPTERS[0].parents[0].joinpath("06_nyc_taxi.ipynb").read_text())
+    (index, cell) = next(
+        (i, c)
+        for i, c in enumerate(notebook["cells"])
+        if c["cell_type"] == "markdown" and " lower" in "".join(c["source"])
+    )
+    before = len(unbacked_claims(notebook, "06_nyc_taxi"))
+    cell["source"] = "".join(cell["source"]).replace(" lower", " higher", 1)
+    assert len(unbacked_claims(notebook, "06_nyc_taxi")) > before
