@@ -20,6 +20,7 @@ from gc_tutorial.book.data import DATA_ENV
 from gc_tutorial.book.experiments.studies import (
     HOLD_OUT_FRACTION,
     HORSES_OR_HUMANS,
+    HORSES_OR_HUMANS_ADAM_LEARNING_RATE,
     HORSES_OR_HUMANS_ADAM_PILOT,
     HORSES_OR_HUMANS_SGD_LEARNING_RATE,
     HORSES_OR_HUMANS_SGD_PILOT,
@@ -125,7 +126,7 @@ def optimizer_of(study: Study, arm: str) -> keras.optimizers.Optimizer:
             gc_tutorial.GCSGD,
             HORSES_OR_HUMANS_SGD_LEARNING_RATE,
         ),
-        (HORSES_OR_HUMANS, "Adam", keras.optimizers.Adam, 1e-3),
+        (HORSES_OR_HUMANS, "Adam", keras.optimizers.Adam, HORSES_OR_HUMANS_ADAM_LEARNING_RATE),
         (NYC_TAXI, "Adam + GC", gc_tutorial.GCAdam, 1e-3),
     ],
 )
@@ -143,7 +144,8 @@ def test_arms_build_the_stated_optimizer(study, arm, cls, learning_rate):
 def test_the_update_arm_is_adam_gc_acting_on_the_update(study):
     optimizer = study.arms[UPDATE_ARM]()
     assert type(optimizer) is gc_tutorial.GCAdam and optimizer.where == "update"
-    assert float(optimizer.learning_rate) == pytest.approx(1e-3)
+    adam = study.arms["Adam"]()
+    assert float(optimizer.learning_rate) == pytest.approx(float(adam.learning_rate))
 
 
 def test_a_study_refuses_pairs_of_arms_it_lacks():
