@@ -75,3 +75,18 @@ def test_every_chapter_ends_by_saying_what_made_its_outputs(path):
     assert "page_provenance()" in "".join(last["source"])
     printed = "".join("".join(output.get("text", "")) for output in last.get("outputs", []))
     assert printed.startswith("Outputs made on "), printed
+
+
+MAX_PROSE_WORDS = 2000
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[path.stem for path in CHAPTERS])
+def test_no_chapter_has_over_2000_words_of_prose(path):
+    import re
+
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    prose = "\n".join(
+        "".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+    )
+    words = len(re.sub(r"```.*?```", " ", prose, flags=re.DOTALL).split())
+    assert words <= MAX_PROSE_WORDS, f"{path.name}: {words} words; say it once, link the rest"
