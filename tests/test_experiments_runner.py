@@ -7,6 +7,7 @@ one runs the real ``nyc_taxi`` smoke study through the command line.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import functools
@@ -369,3 +370,23 @@ def test_the_runner_needs_no_tensorflow_on_jax(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert {r["backend"] for r in provenance(out)} == {"jax"}
+
+
+def test_any_executor_runs_a_study_as_the_default_runner_does(full_run, tmp_path):
+    # run_study takes any concurrent.futures.Executor and saves each run as
+    # it finishes, in this process; here a one-thread pool.
+    _, in_process = full_run
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        results = run_study(
+            TINY_STUDY, "smoke", tmp_path / "tiny_smoke.csv", arms=ARMS, executor=pool
+        )
+    pd.testing.assert_frame_equal(scores(results), scores(in_process))
+
+
+def test_a_study_object_that_cannot_pickle_is_refused_for_an_executor(tmp_path):
+    unpicklable = dataclasses.replace(TINY, build_model=lambda scale: tiny_model(scale))
+    with (
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+        pytest.raises(ValueError, match="cannot be sent to worker processes"),
+    ):
+        run_study(unpicklable, "short", tmp_path / "tiny_short.csv", executor=pool)

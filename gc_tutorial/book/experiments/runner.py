@@ -271,6 +271,7 @@ def run_study(
     arms: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
     workers: int = 1,
+    executor: concurrent.futures.Executor | None = None,
     progress: Callable[[str], None] | None = None,
     verbose: int = 0,
 ) -> pd.DataFrame:
@@ -290,8 +291,8 @@ def run_study(
         study: A name in :data:`~gc_tutorial.book.experiments.STUDIES`,
             ``"module:ATTRIBUTE"`` naming a
             :class:`~gc_tutorial.book.experiments.Study`, or the Study itself
-            (with ``workers > 1`` it must pickle: module-level functions,
-            no lambdas).
+            (with ``workers > 1`` or an ``executor`` it must pickle:
+            module-level functions, no lambdas).
         profile: The study's profile, e.g. ``"full"`` or ``"smoke"``.
         out: The results CSV; its provenance file goes beside it
             (:class:`~gc_tutorial.book.experiments.results_file.ResultsFile`).
@@ -301,6 +302,13 @@ def run_study(
             each in a worker process started with the ``spawn`` method (each
             imports Keras afresh and sets its own seeds); this process alone
             writes the files.
+        executor: Where to run them instead: any
+            ``concurrent.futures.Executor`` (a process pool of your own, or a
+            cluster's). Each run is submitted as one task; this process alone
+            writes the files, as the runs finish, and the pairing check
+            refuses a run whose initial weights differ from its seed's other
+            arms. ``workers`` is then not used; the caller owns (and shuts
+            down) the executor.
         progress: Called with one line per finished run.
         verbose: Passed to ``fit`` and ``evaluate``.
 
@@ -319,7 +327,7 @@ def run_study(
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1; got {workers}.")
-    if workers > 1 and isinstance(study, Study):
+    if (workers > 1 or executor is not None) and isinstance(study, Study):
         _check_picklable(study)
     _, pending, results_file, done = _plan(study, profile, out, arms, seeds)
     saved: list[tuple[str, int]] = []
@@ -337,7 +345,7 @@ def run_study(
                 f"{record['backend']}/{record['device']}"
             )
 
-    if workers == 1:
+    if workers == 1 and executor is None:
         for arm, seed in pending:
             try:
                 rows, record = _run_one(study, profile, arm, seed, verbose)
@@ -345,28 +353,48 @@ def run_study(
                 raise _failed(arm, seed, error) from error
             save(rows, record)
         return results_file.read()
-    failure: tuple[str, int, BaseException] | None = None
+    if executor is not None:
+        _run_on(executor, study, profile, pending, verbose, save)
+        return results_file.read()
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=min(workers, max(len(pending), 1)),
         mp_context=multiprocessing.get_context("spawn"),
     ) as pool:
-        futures = {
-            pool.submit(_run_one, study, profile, arm, seed, verbose): (arm, seed)
-            for arm, seed in pending
-        }
-        for future in concurrent.futures.as_completed(futures):
-            if future.cancelled():
-                continue
-            exception = future.exception()
-            if exception is None:
-                save(*future.result())
-            elif failure is None:
-                failure = (*futures[future], exception)
-                for other in futures:
-                    other.cancel()
+        _run_on(pool, study, profile, pending, verbose, save)
+    return results_file.read()
+
+
+def _run_on(
+    executor: concurrent.futures.Executor,
+    study: str | Study,
+    profile: str,
+    pending: Sequence[tuple[str, int]],
+    verbose: int,
+    save: Callable[..., None],
+) -> None:
+    """Submit every pending run to ``executor`` and save each as it finishes.
+
+    Raises:
+        RuntimeError: a run failed; the runs finished before it, and those
+            still running, are saved, and the rest are cancelled.
+    """
+    failure: tuple[str, int, BaseException] | None = None
+    futures = {
+        executor.submit(_run_one, study, profile, arm, seed, verbose): (arm, seed)
+        for arm, seed in pending
+    }
+    for future in concurrent.futures.as_completed(futures):
+        if future.cancelled():
+            continue
+        exception = future.exception()
+        if exception is None:
+            save(*future.result())
+        elif failure is None:
+            failure = (*futures[future], exception)
+            for other in futures:
+                other.cancel()
     if failure is not None:
         raise _failed(*failure) from failure[2]
-    return results_file.read()
 
 
 def _check_picklable(study: Study) -> None:
