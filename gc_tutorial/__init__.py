@@ -3,15 +3,21 @@
 Public API:
 
 - :func:`centralize_gradient`, :func:`centralize_gradients` -- the operator;
-  :func:`centralizes` / :func:`is_kernel` -- which variables it applies to;
-  :func:`unit_means` -- the per-unit means GC keeps fixed;
+  :func:`centralizes` / :func:`is_kernel` / :func:`fan_in_axes` -- which
+  variables it applies to, and over which axes; :func:`unit_means` -- the
+  per-unit means GC keeps fixed;
+- :func:`mark_kernels` -- records on each kernel of a model the axes that
+  feed one output unit (transposed, depthwise and einsum kernels differ from
+  Dense and ConvND), which everything above reads; :func:`kernel_layouts`,
+  :func:`layout_of`, :func:`einsum_fan_in_axes`, :class:`KernelLayout` and
+  :class:`GCWarning` go with it;
 - :func:`centralized` and the ready-made :class:`GCSGD`, :class:`GCAdam`,
   :class:`GCAdamW`, :class:`GCRMSprop` -- GC optimizer subclasses, each with
   ``where="gradient"`` or ``"update"``;
 - :class:`GradientCentralization` -- GC around an optimizer instance;
 - :class:`GCModel` -- a ``keras.Model`` whose ``train_step`` applies GC.
 
-These live in ``gc_tutorial.centralize``, ``.optimizers`` and ``.models`` and
+These live in ``gc_tutorial.centralize``, ``.layouts``, ``.optimizers`` and ``.models`` and
 need only Keras. The subpackage ``gc_tutorial.book`` holds the book's support
 code (data loaders, seeded studies, statistics, figures).
 
@@ -33,8 +39,17 @@ if TYPE_CHECKING:
         centralize_gradient,
         centralize_gradients,
         centralizes,
+        fan_in_axes,
         is_kernel,
         unit_means,
+    )
+    from gc_tutorial.layouts import (
+        GCWarning,
+        KernelLayout,
+        einsum_fan_in_axes,
+        kernel_layouts,
+        layout_of,
+        mark_kernels,
     )
     from gc_tutorial.models import GCModel
     from gc_tutorial.optimizers import (
@@ -52,8 +67,15 @@ __all__ = [
     "centralize_gradient",
     "centralize_gradients",
     "centralizes",
+    "fan_in_axes",
     "is_kernel",
     "unit_means",
+    "mark_kernels",
+    "kernel_layouts",
+    "layout_of",
+    "einsum_fan_in_axes",
+    "KernelLayout",
+    "GCWarning",
     "centralized",
     "GCSGD",
     "GCAdam",
@@ -63,7 +85,7 @@ __all__ = [
     "GCModel",
 ]
 
-_HOMES = ("centralize", "optimizers", "models")
+_HOMES = ("centralize", "layouts", "optimizers", "models")
 
 
 def __getattr__(name: str) -> Any:

@@ -2,31 +2,124 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+import types
+import warnings
+from typing import Any, TypeVar
 
 import keras
 from keras import ops
 
 from gc_tutorial.centralize import centralize_gradients
+from gc_tutorial.layouts import mark_kernels
 
 __all__ = ["GCModel", "taxi_fare_mlp", "horses_or_humans_cnn"]
+
+_M = TypeVar("_M", bound=keras.Model)
+
+
+_NO_TRAINABLE_WEIGHTS = "The model does not have any trainable weights."
+"""The warning of Keras's training steps, and of GCModel's, for a model with nothing
+to train: they compute the loss and metrics and update nothing."""
+
+_FUNCTIONAL_CLASS = "_functional_class"
+"""The attribute under which a GCModel class keeps its functional form."""
+
+
+def _functional_init_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether ``Model(*args, **kwargs)`` builds a functional model, as Keras decides."""
+    return (
+        len(args) == 2
+        or (len(args) == 1 and "outputs" in kwargs)
+        or ("inputs" in kwargs and "outputs" in kwargs)
+    )
+
+
+def _functional_base() -> type:
+    """Keras's ``Functional`` model class (not exported under a public name)."""
+    from keras.src.models.functional import Functional
+
+    return Functional
+
+
+def _functional_class(cls: type[_M]) -> type[_M]:
+    """``cls``'s functional form: a subclass of ``(cls, Functional)``, made once.
+
+    ``keras.Model`` makes a subclass of itself functional by rewriting the
+    ``__bases__`` of the class and of every class above it up to ``Model``
+    (``inject_functional_model_class``), which would leave ``GCModel`` a
+    ``Functional`` for good and break every subclassed ``GCModel`` built
+    afterwards. The instance gets this class instead and the classes above
+    stay as they are.
+
+    The class has ``cls``'s name and module, serializes under ``cls``'s
+    registered name (so a saved model loads back through ``cls``, which hands
+    out this class again) and is found by pickle as ``cls._functional_class``.
+    """
+    made = cls.__dict__.get(_FUNCTIONAL_CLASS)
+    if made is None:
+        namespace = {
+            "__module__": cls.__module__,
+            "__qualname__": f"{cls.__qualname__}.{_FUNCTIONAL_CLASS}",
+            "__doc__": cls.__doc__,
+        }
+        made = types.new_class(
+            cls.__name__, (cls, _functional_base()), exec_body=lambda ns: ns.update(namespace)
+        )
+        setattr(cls, _FUNCTIONAL_CLASS, made)
+        _serialize_as(made, cls)
+    return made
+
+
+def _serialize_as(made: type, cls: type) -> None:
+    """Let ``made`` serialize under ``cls``'s registered name, which stays ``cls``'s."""
+    name = keras.saving.get_registered_name(cls)
+    registry = keras.saving.get_custom_objects()
+    if ">" not in name or registry.get(name) is not cls:
+        return  # not registered: both serialize by their (shared) class name
+    package, _, short_name = name.rpartition(">")
+    keras.saving.register_keras_serializable(package, short_name)(made)
+    registry[name] = cls  # the name still deserializes to ``cls``
+
+
+def _first_batch_size(x: Any) -> Any:
+    """The batch size: the first dimension of the first input that is not ``None``."""
+    for tensor in keras.tree.flatten(x):
+        if tensor is not None:
+            return ops.shape(tensor)[0]
+    raise ValueError("GCModel got a batch whose inputs are all None; it needs at least one.")
 
 
 @keras.saving.register_keras_serializable(package="gc_tutorial")
 class GCModel(keras.Model):
     """A ``keras.Model`` whose ``train_step`` centralizes the gradients.
 
-    Use it like ``keras.Model`` -- ``GCModel(inputs, outputs)`` -- and compile
-    it with any plain optimizer: GC happens in the training step, between
-    computing the gradients and ``optimizer.apply``. The step is the one the
-    Keras guides "Customizing what happens in fit()" write for each backend,
-    on public API: ``tf.GradientTape`` on TensorFlow, ``loss.backward()`` on
-    PyTorch, and ``jax.value_and_grad`` of the stateless
-    ``compute_loss_and_updates`` on JAX; each with ``compute_loss``,
-    ``optimizer.scale_loss``, the optimizer's ``apply`` (``stateless_apply``
-    on JAX) and ``compute_metrics``. With the same optimizer it trains to the
-    same weights as ``gc_tutorial.GCAdam`` and the other GC optimizers in
-    their default ``where="gradient"`` form.
+    Use it like ``keras.Model`` -- ``GCModel(inputs, outputs)`` or a subclass
+    with its own ``call`` -- and compile it with any plain optimizer: GC
+    happens in the training step, between computing the gradients and
+    ``optimizer.apply``. The step is the one the Keras guides "Customizing
+    what happens in fit()" write for each backend, on public API:
+    ``tf.GradientTape`` on TensorFlow, ``loss.backward()`` on PyTorch, and
+    ``jax.value_and_grad`` of the stateless ``compute_loss_and_updates`` on
+    JAX; each with ``compute_loss``, ``optimizer.scale_loss``, the
+    optimizer's ``apply`` (``stateless_apply`` on JAX) and
+    ``compute_metrics``. With the same optimizer it trains to the same
+    weights as ``gc_tutorial.GCAdam`` and the other GC optimizers in their
+    default ``where="gradient"`` form.
+
+    Where ``keras.Model``'s own steps allow for something, so does this one:
+    a ``compute_loss`` override without the ``training`` argument (Keras
+    before 3.3), a model with nothing to train (a warning, and no update),
+    optional inputs given as ``None``. A functional ``GCModel`` is an
+    instance of a subclass of ``GCModel`` and Keras's ``Functional`` made for
+    it (named ``GCModel`` too); ``GCModel`` itself stays a plain subclass of
+    ``keras.Model``, so subclassed ``GCModel`` models work in the same
+    process.
+
+    Before its first training step it records each kernel's layout on the
+    kernel (:func:`gc_tutorial.layouts.mark_kernels`), so that transposed,
+    depthwise and einsum kernels are centralized over their real fan-in
+    rather than over every axis but the last.
 
     The gradients pass through :meth:`transform_gradients`, which a subclass
     may override to do something else with them (clip, add noise, log).
@@ -40,14 +133,38 @@ class GCModel(keras.Model):
         *args: As for ``keras.Model``.
         conv_only: If ``True``, centralize only conv kernels (GCC).
         **kwargs: As for ``keras.Model``.
+
+    Raises:
+        TypeError: ``conv_only`` is not ``True`` or ``False``.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """Hand out the functional form of ``cls`` for ``cls(inputs, outputs)``."""
+        if _functional_init_arguments(args, kwargs) and not issubclass(cls, _functional_base()):
+            made = _functional_class(cls)
+            return super(GCModel, made).__new__(made, *args, **kwargs)
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args: Any, conv_only: bool = False, **kwargs: Any):
         """Build the model as ``keras.Model`` does and keep ``conv_only``."""
         if not isinstance(conv_only, bool):
-            raise TypeError(f"conv_only must be True or False; got {conv_only!r}.")
+            raise TypeError(
+                f"{type(self).__name__}: conv_only must be True or False (a bool); "
+                f"got {conv_only!r} ({type(conv_only).__name__})."
+            )
+        if _functional_init_arguments(args, kwargs) and not isinstance(self, _functional_base()):
+            # A subclass whose own __init__ passes (inputs, outputs) on: its
+            # __new__ did not see them. Keras would rewrite the class
+            # hierarchy here; switch this instance to the functional form.
+            object.__setattr__(self, "__class__", _functional_class(type(self)))
         super().__init__(*args, **kwargs)
         self.conv_only = conv_only
+        # As Keras's trainers check it: overrides written for Keras < 3.3
+        # have no `training` argument.
+        self._compute_loss_takes_training = (
+            "training" in inspect.signature(self.compute_loss).parameters
+        )
+        self._kernels_marked = False
 
     def transform_gradients(self, grads: list[Any], variables: list[Any]) -> list[Any]:
         """Centralize the kernels' gradients; override to transform them otherwise.
@@ -64,6 +181,7 @@ class GCModel(keras.Model):
 
     def train_step(self, *args: Any) -> Any:
         """Run this backend's training step, which centralizes the gradients."""
+        self._mark_kernels()
         backend = keras.backend.backend()
         if backend == "jax":
             return self._jax_train_step(*args)
@@ -73,9 +191,29 @@ class GCModel(keras.Model):
             return self._tensorflow_train_step(*args)
         raise RuntimeError(f"GCModel has no train_step for the {backend!r} backend.")
 
+    def _mark_kernels(self) -> None:
+        """Record, once, on each kernel the axes GC averages over (:func:`mark_kernels`).
+
+        Transposed, depthwise and einsum kernels do not have their output
+        units on the last axis; marked, they are centralized over their real
+        fan-in. Runs in Python before the first step is traced (TensorFlow,
+        JAX) or run (PyTorch), once ``fit`` has built every variable.
+        """
+        if not getattr(self, "_kernels_marked", False):
+            mark_kernels(self)
+            self._kernels_marked = True
+
+    def _training_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> Any:
+        """``compute_loss`` in training, with or without its ``training`` argument."""
+        if self._compute_loss_takes_training:
+            return self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
     def _update_loss_metric(self, loss: Any, x: Any, replicas: int = 1) -> None:
         """Feed the unscaled batch loss to the model's ``loss`` metric."""
-        batch_size = ops.shape(keras.tree.flatten(x)[0])[0]
+        batch_size = _first_batch_size(x)
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(loss * replicas, sample_weight=batch_size)
@@ -86,13 +224,14 @@ class GCModel(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-            )
+            loss = self._training_loss(x, y, y_pred, sample_weight)
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
-        grads = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply(self.transform_gradients(grads, variables), variables)
+        if variables:
+            grads = tape.gradient(scaled_loss, variables)
+            self.optimizer.apply(self.transform_gradients(grads, variables), variables)
+        else:
+            warnings.warn(_NO_TRAINABLE_WEIGHTS, stacklevel=2)
         # Under tf.distribute, compute_loss divides the loss by the number of
         # replicas so that the summed gradients average over the global
         # batch; the loss metric reports the undivided per-replica mean.
@@ -107,15 +246,17 @@ class GCModel(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=True)
         self.zero_grad()  # clear the previous step's .grad
-        loss = self.compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-        )
+        loss = self._training_loss(x, y, y_pred, sample_weight)
         self._update_loss_metric(loss, x)
-        self.optimizer.scale_loss(loss).backward()
         variables = self.trainable_variables
-        grads = [v.value.grad for v in variables]
-        with torch.no_grad():
-            self.optimizer.apply(self.transform_gradients(grads, variables), variables)
+        if variables:
+            self.optimizer.scale_loss(loss).backward()
+            grads = [v.value.grad for v in variables]
+            with torch.no_grad():
+                self.optimizer.apply(self.transform_gradients(grads, variables), variables)
+        else:
+            # With nothing to train the loss has no graph to run backward.
+            warnings.warn(_NO_TRAINABLE_WEIGHTS, stacklevel=2)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _jax_train_step(self, state: Any, data: Any) -> tuple[dict[str, Any], Any]:

@@ -35,7 +35,53 @@ Both take ``where``, the place GC acts:
 
 Only kernels are centralized (see :func:`gc_tutorial.centralizes`): biases,
 normalization scales, embeddings and other weights are left alone, on every
-backend.
+backend. Each kernel is averaged over the axes that feed one output unit,
+which depend on its layer:
+
+=================================  ========================  ==========================
+Layer kind                         Kernel layout             Axes GC averages over
+=================================  ========================  ==========================
+Dense, LSTM / GRU / SimpleRNN      ``(in, units)``           all but the last
+Conv1D/2D/3D, ConvLSTM,            ``(*k, in, out)``         all but the last
+SeparableConv's pointwise kernel
+Conv1D/2D/3DTranspose              ``(*k, out, in)``         all but ``-2``
+DepthwiseConv1D/2D,                ``(*k, in, multiplier)``  the spatial axes ``*k``
+SeparableConv's depthwise kernel
+EinsumDense, MultiHeadAttention    from the equation         the kernel subscripts not
+                                                             in the output
+=================================  ========================  ==========================
+
+A variable does not know its layer: call :func:`gc_tutorial.mark_kernels`
+on the built model before training, and the optimizers use the axes it
+records (and ``conv_only=True`` picks conv layers by kind). Unmarked kernels
+get the last-axis rule, right for Dense and ConvND; one with 3 or more axes
+gets a :class:`gc_tutorial.GCWarning`, once. LoRA factors (``lora_kernel_a``,
+``lora_kernel_b``) are not centralized, with one warning: centralizing ``A``
+and ``B`` separately would not centralize the update ``A @ B``. A kernel
+whose TensorFlow gradient is a ``tf.IndexedSlices`` is made dense and
+centralized, as on JAX and PyTorch.
+
+More rules, the same in both forms and on every backend:
+
+- ``where=None`` and ``conv_only=None`` mean the default, as Keras's own
+  optional arguments do (``data_format=None``): the class's default for a
+  subclass (``centralized(..., where="update")`` makes ``"update"`` its
+  default), ``"gradient"`` and ``False`` for :func:`centralized` and the
+  wrapper. Anything else but ``"gradient"`` or ``"update"`` is an error.
+- ``apply(grads, trainable_variables)`` accepts any iterable of variables,
+  a generator included: it is read once into a list.
+- With ``where="update"`` and a kernel that has a ``constraint`` (say
+  ``kernel_constraint="non_neg"``), the constraint is applied again after
+  the recentering, so it holds after every step as it does without GC; the
+  per-unit means of such a kernel are then kept only as far as the
+  constraint allows.
+- With ``where="update"`` and ``gradient_accumulation_steps``, the kernels
+  are recentered only on the steps that apply the accumulated update, so
+  the steps that only accumulate leave the weights bit for bit as they were
+  (also under XLA, whose fused reductions could otherwise move the means by
+  round-off).
+- The optimizers pickle (``pickle.dumps(GCAdam())``), also those of classes
+  made at run time by :func:`centralized`: unpickling makes the class again.
 
 Two differences from the official PyTorch code (``SGD_GC``, ``Adam_GC``),
 on purpose:
@@ -46,10 +92,12 @@ on purpose:
   gradient), so with ``where="gradient"`` it is not centralized and it
   shrinks each unit's mean weight too. ``where="update"`` centralizes it with
   the rest of the step, which keeps the means, as the official code does.
-- Depthwise kernels. Keras stores a ``DepthwiseConv2D`` kernel as ``(kh, kw,
-  in, multiplier)``, so the last-axis rule averages each multiplier's
-  filters across input channels; the official code, on PyTorch's ``(in *
-  multiplier, 1, kh, kw)`` layout, averages each channel's filter alone.
+- Transposed convolutions. The official code averages every weight over all
+  axes but PyTorch's first, which for ``ConvTranspose2d`` (``(in, out, kh,
+  kw)``) is the input channel; here, once :func:`gc_tutorial.mark_kernels`
+  has run, each *output* channel's fan-in is averaged, as for every other
+  layer. (Depthwise kernels agree: PyTorch's ``(in * multiplier, 1, kh,
+  kw)`` is averaged per channel over the kernel window, as here.)
 """
 
 from __future__ import annotations
@@ -60,7 +108,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 from keras import ops
 
-from gc_tutorial.centralize import centralize_gradients, centralizes, unit_means
+from gc_tutorial.centralize import _check_conv_only, _plan, centralize_gradients, unit_means
 
 __all__ = [
     "WHERE",
@@ -78,22 +126,22 @@ WHERE = ("gradient", "update")
 """The places GC can act: on the gradient, or on the optimizer's update."""
 
 
-def _check_where(where: Any) -> str:
-    if where not in WHERE:
+def _check_where(where: Any, default: str = "gradient") -> str:
+    """``where`` checked; ``None`` means ``default``."""
+    if where is None:
+        return default
+    if not isinstance(where, str) or where not in WHERE:
         raise ValueError(
             f"where must be 'gradient' (centralize the gradient, the paper's "
             f"form) or 'update' (centralize the optimizer's step, the "
-            f"official code's gc_loc=False); got {where!r}."
+            f"official code's gc_loc=False), or None for the default; got {where!r}."
         )
-    return str(where)
+    return where
 
 
-def _check_conv_only(conv_only: Any) -> bool:
-    if not isinstance(conv_only, bool):
-        raise TypeError(
-            f"conv_only must be True or False; got {conv_only!r} ({type(conv_only).__name__})."
-        )
-    return conv_only
+def _check_option(conv_only: Any, default: bool = False) -> bool:
+    """``conv_only`` checked; ``None`` means ``default``."""
+    return default if conv_only is None else _check_conv_only(conv_only)
 
 
 def _check_lengths(grads: Sequence[Any], variables: Sequence[Any]) -> None:
@@ -116,6 +164,21 @@ def _model_variables(optimizer: keras.optimizers.Optimizer, given: Any) -> list[
     return None  # Optimizer.apply raises its own error for this call
 
 
+def _step_applies(optimizer: keras.optimizers.Optimizer) -> Any:
+    """Whether the coming ``apply`` updates the weights: ``None`` when it always does.
+
+    With ``gradient_accumulation_steps=n`` only every ``n``-th call does; the
+    others only add the gradients to the accumulators. Read before ``apply``,
+    which increments ``iterations``; the same test Keras makes.
+    """
+    steps = getattr(optimizer, "gradient_accumulation_steps", None)
+    if not steps:
+        return None
+    # Not `iterations`: with accumulation that counts the updates, `_iterations` the calls.
+    calls = getattr(optimizer, "_iterations", optimizer.iterations)
+    return ops.equal(ops.mod(ops.add(calls, 1), steps), 0)
+
+
 def _apply_to_update(
     optimizer: keras.optimizers.Optimizer,
     apply: Callable[[list[Any], Any], Any],
@@ -131,21 +194,32 @@ def _apply_to_update(
     the per-unit means of the kernels are kept, not a copy of them.
     ``optimizer`` is the one whose state ``apply`` updates: with
     ``use_ema=True`` its moving averages get the same correction, so that the
-    average is that of the centralized weights.
+    average is that of the centralized weights. A kernel's ``constraint`` is
+    applied again after the correction, as Keras applies it after each step.
     """
-    kernels = [v for v in variables if centralizes(v, conv_only=conv_only)]
-    means_before = [unit_means(v) for v in kernels]
+    plan = _plan(variables, conv_only)
+    kernels = [(v, axes) for v, axes in zip(variables, plan, strict=True) if axes is not None]
+    applies = _step_applies(optimizer)
+    means_before = [unit_means(v, axes=axes) for v, axes in kernels]
     apply(grads, trainable_variables)
     averages = getattr(optimizer, "_model_variables_moving_average", None)
-    for kernel, before in zip(kernels, means_before, strict=True):
-        _recenter(kernel, before)
+    for (kernel, axes), before in zip(kernels, means_before, strict=True):
+        _recenter(kernel, before, axes, applies)
         if optimizer.use_ema and averages:
-            _recenter(averages[optimizer._get_variable_index(kernel)], before)
+            _recenter(averages[optimizer._get_variable_index(kernel)], before, axes)
+        if getattr(kernel, "constraint", None) is not None:
+            kernel.assign(kernel.constraint(kernel))
 
 
-def _recenter(variable: Any, means: Any) -> None:
-    """Shift ``variable`` so that its per-unit means equal ``means``."""
-    variable.assign(ops.subtract(variable, ops.subtract(unit_means(variable), means)))
+def _recenter(variable: Any, means: Any, axes: tuple[int, ...], applies: Any = None) -> None:
+    """Shift ``variable`` so that its per-unit means over ``axes`` equal ``means``.
+
+    With ``applies`` (a boolean scalar) ``False`` the shift is exactly zero.
+    """
+    shift = ops.subtract(unit_means(variable, axes=axes), means)
+    if applies is not None:
+        shift = ops.where(applies, shift, ops.zeros_like(shift))
+    variable.assign(ops.subtract(variable, shift))
 
 
 if TYPE_CHECKING:
@@ -161,6 +235,7 @@ class _CentralizedMixin(_OptimizerBase):
 
     _default_conv_only: bool = False
     _default_where: str = "gradient"
+    _gc_base: type  # the optimizer class centralized() was given
 
     def __init__(
         self,
@@ -169,14 +244,16 @@ class _CentralizedMixin(_OptimizerBase):
         where: str | None = None,
         **kwargs: Any,
     ) -> None:
+        conv_only = _check_option(conv_only, self._default_conv_only)
+        where = _check_where(where, self._default_where)
         super().__init__(*args, **kwargs)
-        self.conv_only = _check_conv_only(
-            self._default_conv_only if conv_only is None else conv_only
-        )
-        self.where = _check_where(self._default_where if where is None else where)
+        self.conv_only = conv_only
+        self.where = where
 
     def apply(self, grads: Sequence[Any], trainable_variables: Any = None) -> None:
         grads = list(grads)
+        if trainable_variables is not None:  # an iterator is read once, here
+            trainable_variables = list(trainable_variables)
         variables = _model_variables(self, trainable_variables)
         parent_apply = super().apply
         if variables is None:
@@ -201,6 +278,23 @@ class _CentralizedMixin(_OptimizerBase):
         config["conv_only"] = self.conv_only
         config["where"] = self.where
         return config
+
+    def __reduce__(self) -> Any:
+        # Keras pickles an optimizer as (type(self)._unpickle_model, (file,)),
+        # which names the class by its module attribute: a class made by
+        # centralized() at run time has none. Make it again on unpickling.
+        reduced = super().__reduce__()
+        rebuild = reduced[0] if isinstance(reduced, tuple) else None
+        if rebuild is None or getattr(rebuild, "__self__", None) is not type(self):
+            return reduced
+        key = (self._gc_base, self._default_conv_only, self._default_where)
+        return (_unpickle, (key, rebuild.__name__, *reduced[1]))
+
+
+def _unpickle(key: tuple[type, bool, str], method: str, *args: Any) -> Any:
+    """Make the GC class of ``key`` again and let its ``method`` unpickle the optimizer."""
+    cls = centralized(key[0], conv_only=key[1], where=key[2])
+    return getattr(cls, method)(*args)
 
 
 _CENTRALIZED_CLASSES: dict[tuple[type, bool, str], type] = {}
@@ -259,7 +353,7 @@ def _registered_name(name: str, base: type) -> str:
 
 
 def centralized(
-    optimizer_class: type | str, conv_only: bool = False, where: str = "gradient"
+    optimizer_class: type | str, conv_only: bool | None = False, where: str | None = "gradient"
 ) -> type:
     """Return a subclass of ``optimizer_class`` that applies GC.
 
@@ -287,9 +381,10 @@ def centralized(
         optimizer_class: A ``keras.optimizers.Optimizer`` subclass, or the
             name Keras knows it by (``"adam"``).
         conv_only: Default for the subclass's ``conv_only`` argument: ``True``
-            gives the paper's GCC variant (conv kernels only).
+            gives the paper's GCC variant (conv layers only). ``None``:
+            ``False``.
         where: Default for the subclass's ``where`` argument: ``"gradient"``
-            or ``"update"``.
+            or ``"update"``. ``None``: ``"gradient"``.
 
     Returns:
         The new optimizer class, named ``GC<Name>`` (``GCC<Name>`` when
@@ -306,7 +401,7 @@ def centralized(
         >>> GCAdam = centralized(keras.optimizers.Adam)
         >>> model.compile(optimizer=GCAdam(learning_rate=1e-3), loss="mse")
     """
-    conv_only = _check_conv_only(conv_only)
+    conv_only = _check_option(conv_only)
     where = _check_where(where)
     base = _resolve_optimizer_class(optimizer_class)
     if issubclass(base, (_CentralizedMixin, GradientCentralization)):
@@ -339,6 +434,7 @@ def centralized(
                 "__qualname__": name,
                 "_default_conv_only": conv_only,
                 "_default_where": where,
+                "_gc_base": base,
             },
         )
         keras.saving.register_keras_serializable(
@@ -392,8 +488,10 @@ class GradientCentralization(keras.optimizers.Optimizer):
 
     Args:
         optimizer: The ``keras.optimizers.Optimizer`` instance to wrap.
-        conv_only: If ``True``, centralize only conv kernels (GCC).
+        conv_only: If ``True``, centralize only the kernels of conv layers
+            (GCC). ``None``: ``False``.
         where: ``"gradient"`` or ``"update"`` (see :mod:`gc_tutorial.optimizers`).
+            ``None``: ``"gradient"``.
         name: Name of the wrapper; defaults to ``"gc_" + optimizer.name``.
 
     Raises:
@@ -411,8 +509,8 @@ class GradientCentralization(keras.optimizers.Optimizer):
     def __init__(
         self,
         optimizer: keras.optimizers.Optimizer,
-        conv_only: bool = False,
-        where: str = "gradient",
+        conv_only: bool | None = False,
+        where: str | None = "gradient",
         name: str | None = None,
     ) -> None:
         """Check ``optimizer`` and the options, then wrap it (see the class docstring)."""
@@ -433,7 +531,7 @@ class GradientCentralization(keras.optimizers.Optimizer):
                 "LossScaleOptimizer(GradientCentralization(inner)). Inside, "
                 "compile(...) under mixed precision would scale the loss twice."
             )
-        conv_only = _check_conv_only(conv_only)
+        conv_only = _check_option(conv_only)
         where = _check_where(where)
         super().__init__(learning_rate=0.0, name=name or f"gc_{optimizer.name}")
         self.inner_optimizer = optimizer
@@ -497,13 +595,15 @@ class GradientCentralization(keras.optimizers.Optimizer):
     def apply(self, grads: Sequence[Any], trainable_variables: Any = None) -> None:
         """Take the inner optimizer's step with GC on the gradients or on the update."""
         grads = list(grads)
+        if trainable_variables is not None:  # an iterator is read once, here
+            trainable_variables = list(trainable_variables)
         if not self.built:
             if trainable_variables is None:
                 raise ValueError(
                     "The first call to apply() must pass trainable_variables "
                     "so that the optimizer can be built."
                 )
-            self.build(list(trainable_variables))
+            self.build(trainable_variables)
         variables = _model_variables(self, trainable_variables)
         assert variables is not None  # built above
         _check_lengths(grads, variables)

@@ -27,6 +27,21 @@ from gc_tutorial.book.backend_check import data as cnn_data  # noqa: E402,F401
 
 BOOK_TESTS = Path(__file__).parent / "book"
 
+try:  # the property tests' settings (requirements-dev.txt installs hypothesis)
+    from hypothesis import HealthCheck, settings
+except ImportError:  # tests/test_layouts.py then skips its property tests
+    pass
+else:
+    # HYPOTHESIS_PROFILE=dev runs more examples; "ci", the default, keeps each
+    # property test to a few seconds. No deadline: Keras's first call on a new
+    # shape builds and traces, which takes far longer than the next call.
+    _QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    settings.register_profile(
+        "ci", max_examples=10, deadline=None, suppress_health_check=_QUIET, derandomize=True
+    )
+    settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=_QUIET)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test collected from ``tests/book`` as ``book``."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import pickle
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 
 import keras
@@ -21,9 +23,11 @@ from gc_tutorial import (
     GCAdamW,
     GCModel,
     GCRMSprop,
+    GCWarning,
     GradientCentralization,
     centralize_gradients,
     centralized,
+    mark_kernels,
 )
 
 
@@ -362,7 +366,12 @@ def test_every_public_name_comes_from_the_library_modules():
     for name in gc_tutorial.__all__:
         value = getattr(gc_tutorial, name)
         home = sys.modules[value.__module__]
-        library = {"gc_tutorial.centralize", "gc_tutorial.optimizers", "gc_tutorial.models"}
+        library = {
+            "gc_tutorial.centralize",
+            "gc_tutorial.layouts",
+            "gc_tutorial.optimizers",
+            "gc_tutorial.models",
+        }
         assert home.__name__ in library
         assert name in home.__all__, (name, home.__name__)
 
@@ -605,3 +614,236 @@ def test_golden_single_step_gcadam_on_the_update():
     kernel, bias = one_step(GCAdam(learning_rate=0.1, where="update"))
     np.testing.assert_allclose(kernel, [[1.0, 1.95], [3.0, 4.05]], atol=1e-6)
     np.testing.assert_allclose(bias, [0.9, 1.1], atol=1e-6)
+
+
+# Issue #25 -------------------------------------------------------------------------------
+
+
+def gc_optimizer(route: str, make_plain: Callable, **options) -> keras.optimizers.Optimizer:
+    """The subclass or the wrapper route around ``make_plain()``, with GC ``options``."""
+    plain = make_plain()
+    if route == "wrapper":
+        return GradientCentralization(plain, **options)
+    config = plain.get_config()
+    config.pop("name")
+    return centralized(type(plain))(**config, **options)
+
+
+def quiet_apply(optimizer, grads, variables) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GCWarning)
+        optimizer.apply(grads, variables)
+
+
+# Item 1: each kernel is averaged over its layer's fan-in ------------------------------------
+
+
+def attention_model(mark: bool) -> keras.Model:
+    """MultiHeadAttention, Conv1DTranspose, DepthwiseConv1D, Conv1D and Dense kernels."""
+    inputs = keras.Input((6, 4))
+    x = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(inputs, inputs)
+    x = keras.layers.Conv1DTranspose(5, 3)(x)
+    x = keras.layers.DepthwiseConv1D(3, depth_multiplier=2)(x)
+    x = keras.layers.Conv1D(3, 2)(x)
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    if mark:
+        mark_kernels(model)
+    return model
+
+
+FAN_IN = {  # the fan-in axes of each kernel of attention_model, by layer
+    "query": (0,),
+    "key": (0,),
+    "value": (0,),
+    "attention_output": (0, 1),
+    "conv1d_transpose": (0, 2),
+    "depthwise_conv1d": (0,),
+    "conv1d": (0, 1),
+    "dense": (0,),
+}
+CONV_LAYERS = ("conv1d_transpose", "depthwise_conv1d", "conv1d")
+
+
+def layer_of(variable) -> str:
+    name = variable.path.split("/")[-2]
+    return next(k for k in sorted(FAN_IN, key=len, reverse=True) if name.startswith(k))
+
+
+def one_sgd_step(model, optimizer, seed=0) -> list[np.ndarray]:
+    """One step of random gradients; the kernels' new values."""
+    variables = model.trainable_variables
+    rng = np.random.default_rng(seed)
+    grads = [ops.convert_to_tensor(rng.normal(size=v.shape).astype("float32")) for v in variables]
+    quiet_apply(optimizer, grads, variables)
+    return [ops.convert_to_numpy(v) for v in variables]
+
+
+@pytest.mark.parametrize("route", ["subclass", "wrapper"])
+@pytest.mark.parametrize("where", ["gradient", "update"])
+def test_sgd_keeps_the_means_over_each_layers_own_fan_in(route, where):
+    model = attention_model(mark=True)
+    kernels = [v for v in model.trainable_variables if v.name == "kernel"]
+    before = [ops.convert_to_numpy(v) for v in kernels]
+    one_sgd_step(model, gc_optimizer(route, lambda: keras.optimizers.SGD(0.5), where=where))
+    for kernel, start in zip(kernels, before, strict=True):
+        axes = FAN_IN[layer_of(kernel)]
+        end = ops.convert_to_numpy(kernel)
+        np.testing.assert_allclose(
+            end.mean(axis=axes), start.mean(axis=axes), atol=1e-6, err_msg=kernel.path
+        )
+        assert np.abs(end - start).max() > 1e-3, kernel.path
+
+
+# Item 2: conv_only picks conv layers by kind ---------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["gradient", "update"])
+def test_conv_only_centralizes_conv_layers_only_not_attention(where):
+    keras.utils.set_random_seed(1)
+    base = attention_model(mark=True)
+    weights = base.get_weights()
+    results = {}
+    for name, optimizer in [
+        ("gcc", centralized(keras.optimizers.SGD, conv_only=True)(0.5, where=where)),
+        ("gc", GCSGD(0.5, where=where)),
+        ("plain", keras.optimizers.SGD(0.5)),
+    ]:
+        base.set_weights(weights)
+        results[name] = one_sgd_step(base, optimizer)
+    for i, variable in enumerate(base.trainable_variables):
+        if variable.name != "kernel":
+            continue
+        expected = "gc" if layer_of(variable) in CONV_LAYERS else "plain"
+        np.testing.assert_allclose(
+            results["gcc"][i], results[expected][i], atol=1e-6, err_msg=variable.path
+        )
+
+
+def test_unmarked_attention_kernels_fall_back_to_the_rank_rule_with_a_warning():
+    model = attention_model(mark=False)
+    variables = model.trainable_variables
+    grads = [ops.ones(v.shape) for v in variables]
+    with pytest.warns(GCWarning, match="no recorded layout") as caught:
+        centralize_gradients(grads, variables, conv_only=True)
+    message = str(caught[0].message)
+    assert "/query/kernel" in message and "conv1d_transpose" in message
+    assert "dense" not in message  # two axes: Dense, no guess
+
+
+# Item 3: LoRA factors are trained as without GC, with one warning ------------------------------
+
+
+def test_lora_factors_train_as_under_the_plain_optimizer_with_one_warning():
+    def fit(optimizer):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
+        model.layers[0].enable_lora(2)
+        model.compile(optimizer=optimizer, loss="mse")
+        x = np.random.default_rng(0).normal(size=(16, 6)).astype("float32")
+        model.fit(x, x[:, :4], batch_size=8, epochs=1, verbose=0)
+        return model
+
+    plain = fit(keras.optimizers.Adam(1e-2))
+    with pytest.warns(GCWarning, match="LoRA factors") as caught:
+        gc = fit(GCAdam(1e-2, where="update"))
+    assert sum("LoRA" in str(w.message) for w in caught) == 1
+    assert max_difference(gc.get_weights(), plain.get_weights()) < 1e-6
+
+
+# Item 4: a kernel with a sparse TensorFlow gradient is centralized as on JAX and PyTorch --------
+
+
+class TakeKernel(keras.layers.Layer):
+    """A kernel read row by row with ``ops.take``: TensorFlow's gradient is sparse."""
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(10, 3), name="kernel")
+
+    def call(self, ids):
+        return ops.sum(ops.take(self.kernel, ids, axis=0), axis=1)
+
+
+def test_a_kernel_read_by_take_is_centralized_on_every_backend():
+    model = keras.Sequential([keras.Input((2,), dtype="int32"), TakeKernel()])
+    start = model.get_weights()[0]
+    x = np.random.default_rng(0).integers(0, 5, size=(16, 2))  # rows 5..9 unseen
+    y = np.random.default_rng(1).normal(size=(16, 3)).astype("float32")
+    model.compile(optimizer=GCSGD(0.1), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    end = model.get_weights()[0]
+    np.testing.assert_allclose(end.mean(axis=0), start.mean(axis=0), atol=1e-6)
+    # The centralized gradient is dense: the unseen rows move by minus the column means.
+    assert np.abs(end[5:] - start[5:]).max() > 1e-4
+
+
+# Item 6: apply reads an iterator of variables once ----------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["gradient", "update"])
+@pytest.mark.parametrize("route", ["subclass", "wrapper"])
+def test_apply_accepts_a_generator_of_variables(route, where):
+    optimizer = gc_optimizer(route, lambda: keras.optimizers.SGD(0.5), where=where)
+    kernel = keras.Variable(np.array(KERNEL), name="kernel")
+    bias = keras.Variable(np.array([1.0, 1.0]), name="bias")
+    grads = [ops.convert_to_tensor(GRADIENT), ops.convert_to_tensor([1.0, -1.0])]
+    for _ in range(2):  # building, then built
+        optimizer.apply(grads, (v for v in [kernel, bias]))
+    np.testing.assert_allclose(ops.convert_to_numpy(kernel), [[2.0, 0.0], [2.0, 6.0]], atol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(bias), [0.0, 2.0], atol=1e-6)
+    assert int(optimizer.iterations) == 2
+
+
+# Item 12: optimizers of classes made at run time pickle ------------------------------------------
+
+
+@pytest.mark.parametrize("conv_only", [False, True])
+@pytest.mark.parametrize("where", ["gradient", "update"])
+def test_an_optimizer_of_a_class_made_at_run_time_pickles(where, conv_only):
+    cls = centralized(keras.optimizers.Lion, conv_only=conv_only, where=where)
+    optimizer = cls(learning_rate=0.01, where=where)
+    restored = pickle.loads(pickle.dumps(optimizer))
+    assert type(restored) is cls
+    assert restored.get_config() == optimizer.get_config()
+    assert (restored.where, restored.conv_only) == (where, conv_only)
+
+
+@pytest.mark.parametrize("where", ["gradient", "update"])
+def test_the_wrapper_and_the_ready_made_classes_pickle(where):
+    for optimizer in (
+        GCAdam(1e-2, where=where),
+        GradientCentralization(keras.optimizers.Lion(1e-3), where=where),
+    ):
+        restored = pickle.loads(pickle.dumps(optimizer))
+        assert type(restored) is type(optimizer)
+        assert without_names(restored.get_config()) == without_names(optimizer.get_config())
+
+
+def test_a_pickled_run_time_class_unpickles_in_a_new_process(tmp_path):
+    path = tmp_path / "optimizer.pickle"
+    optimizer = centralized(keras.optimizers.Lion, where="update")(learning_rate=0.01)
+    path.write_bytes(pickle.dumps(optimizer))
+    load = (
+        "import pickle, sys, gc_tutorial.optimizers; "
+        "o = pickle.loads(open(sys.argv[1], 'rb').read()); "
+        "print(type(o).__name__, o.where, round(float(o.learning_rate), 6))"
+    )
+    done = subprocess.run([sys.executable, "-c", load, str(path)], capture_output=True, text=True)
+    assert done.stdout.split() == ["GCLionOnUpdate", "update", "0.01"], done.stderr[-2000:]
+
+
+# Bad arguments are refused, naming them -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: GCAdam(where=1),
+        lambda: centralized("adam", where="Gradient"),
+        lambda: GradientCentralization(keras.optimizers.Adam(), where=""),
+    ],
+    ids=["subclass", "centralized", "wrapper"],
+)
+def test_a_where_of_the_wrong_kind_names_the_choices(build):
+    with pytest.raises(ValueError, match=r"where must be 'gradient'.*'update'.*None"):
+        build()

@@ -8,6 +8,7 @@ process has (``KERAS_BACKEND``); CI runs them on TensorFlow, JAX and PyTorch.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import keras
@@ -16,7 +17,14 @@ import pytest
 from conftest import cnn_data, small_cnn
 from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train, unit_means_of
 
-from gc_tutorial import GCSGD, GCAdam, GradientCentralization, centralized
+from gc_tutorial import (
+    GCSGD,
+    GCAdam,
+    GCWarning,
+    GradientCentralization,
+    centralized,
+    mark_kernels,
+)
 
 # Every optimizer family Keras has whose step is not a plain multiple of the
 # gradient, decoupled weight decay included.
@@ -270,10 +278,95 @@ def test_centralized_with_where_update_makes_its_own_default():
     [
         lambda: GCAdam(where="updates"),
         lambda: centralized(keras.optimizers.Adam, where="moments"),
-        lambda: GradientCentralization(keras.optimizers.Adam(), where=None),
+        lambda: GradientCentralization(keras.optimizers.Adam(), where="Update"),
     ],
     ids=["subclass", "centralized", "wrapper"],
 )
 def test_an_unknown_where_names_both_choices(build):
     with pytest.raises(ValueError, match="'gradient'.*'update'"):
         build()
+
+
+def test_none_means_the_default_for_subclasses_centralized_and_the_wrapper():
+    """Issue #25, item 11: as Keras's own optional arguments (``data_format=None``)."""
+    on_update = centralized(keras.optimizers.Adam, where="update")
+    assert GCAdam(where=None, conv_only=None).where == "gradient"
+    assert on_update(where=None).where == "update"
+    assert centralized(keras.optimizers.Adam, where=None, conv_only=None) is GCAdam
+    wrapper = GradientCentralization(keras.optimizers.Adam(), where=None, conv_only=None)
+    assert (wrapper.where, wrapper.conv_only) == ("gradient", False)
+
+
+# Issue #25 -------------------------------------------------------------------------------
+
+
+def make_route(route: str, make: Callable[[], keras.optimizers.Optimizer], **options):
+    return update_mode(make) if route == "subclass" else GradientCentralization(make(), **options)
+
+
+# Item 1: the means kept are those over each layer's own fan-in ------------------------------
+
+
+@pytest.mark.parametrize("make", ADAPTIVE.values(), ids=ADAPTIVE.keys())
+def test_update_mode_keeps_the_means_of_transposed_and_depthwise_kernels(make):
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2DTranspose(4, 3)(inputs)  # kernel (3, 3, 4, 3): fan-in (0, 1, 3)
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)(x)  # (3, 3, 4, 2): fan-in (0, 1)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    layouts = mark_kernels(model)
+    kernels = [v for v in model.trainable_variables if v.path in layouts]
+    before = [np.asarray(v).mean(axis=layouts[v.path].fan_in_axes) for v in kernels]
+    x = np.random.default_rng(0).normal(size=(16, 6, 6, 3)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+    model.compile(optimizer=GradientCentralization(make(), where="update"), loss="mse")
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    after = [np.asarray(v).mean(axis=layouts[v.path].fan_in_axes) for v in kernels]
+    assert drift(before, after) <= 1e-5
+
+
+# Item 5: a kernel constraint holds after every step -----------------------------------------
+
+
+@pytest.mark.parametrize("route", ["subclass", "wrapper"])
+def test_a_kernel_constraint_holds_after_every_step_in_update_mode(route):
+    layer = keras.layers.Dense(2, kernel_constraint="non_neg", use_bias=False)
+    layer.build((None, 4))
+    # Column 0: one weight near 0 pushed down, three pushed up. Adam moves each
+    # by about lr; NonNeg stops the first at 0, and recentering the column (its
+    # mean rose) would then push it below 0.
+    layer.kernel.assign(np.array([[0.01, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0]], "float32"))
+    grad = keras.ops.convert_to_tensor(np.array([[1.0, 1], [-1, -1], [-1, 1], [-1, -1]], "float32"))
+    optimizer = make_route(route, lambda: keras.optimizers.Adam(0.1), where="update")
+    for _ in range(4):
+        optimizer.apply([grad], [layer.kernel])
+        assert np.asarray(layer.kernel).min() >= 0.0
+    # The unconstrained column keeps its mean; the constrained one as far as NonNeg allows.
+    np.testing.assert_allclose(np.asarray(layer.kernel)[:, 1].mean(), 1.0, atol=1e-6)
+
+
+# Item 13: accumulate-only steps under XLA leave the weights as they were -------------------
+
+
+def test_accumulate_only_steps_leave_the_weights_bit_for_bit_even_under_xla():
+    model = small_cnn()
+    x, y = cnn_data()
+    # PyTorch: jit_compile=True would be torch.compile (dynamo); XLA is TF's and JAX's.
+    jit = keras.backend.backend() != "torch"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GCWarning)
+        model.compile(
+            optimizer=GCAdam(1e-2, where="update", gradient_accumulation_steps=2),
+            loss=LOSS,
+            jit_compile=jit,
+        )
+        start = kernel_unit_means(model)
+        for step in range(4):
+            before = model.get_weights()
+            model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+            after = model.get_weights()
+            if step % 2 == 0:  # accumulate only
+                assert max_difference(before, after) == 0.0, step
+            else:
+                assert max_difference(before, after) > 1e-4, step
+    assert drift(start, kernel_unit_means(model)) <= 1e-5

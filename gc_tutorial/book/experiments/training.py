@@ -17,6 +17,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from gc_tutorial.layouts import mark_kernels
+
 __all__ = ["Row", "seed_start", "train_run"]
 
 Row = tuple[int, str, int, str, str, float]
@@ -80,8 +82,10 @@ def train_run(
 ) -> list[Row]:
     """Train one model from the seed's start and record what it logs.
 
-    The seed is set, a model is built and given ``initial_weights``,
-    compiled with ``make_optimizer()``, given fresh data from
+    The seed is set, a model is built and given ``initial_weights``, its
+    kernels' layouts are recorded (:func:`gc_tutorial.mark_kernels`, so
+    that GC averages each over its own fan-in), it is compiled with
+    ``make_optimizer()``, given fresh data from
     ``data(seed)``, trained for ``epochs`` epochs with ``shuffle=False``
     (the order is the pipeline's) and evaluated on the test set, if any.
 
@@ -110,6 +114,7 @@ def train_run(
     keras.utils.set_random_seed(seed)
     model = build_model()
     model.set_weights(initial_weights)
+    mark_kernels(model)  # each kernel's fan-in axes, for the GC arms
     model.compile(optimizer=make_optimizer(), **compile_kwargs)
     train, validation, test = data(seed)
     timer = _EpochTimer()
