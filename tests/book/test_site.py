@@ -28,9 +28,8 @@ per page:
   wide tables, outputs and formulas scroll inside their own box
   (``_static/custom.css``);
 - every figure of a chapter has alt text (not its file's path) and a
-  ``<figcaption>`` (xfail until the chapters are captioned, #22);
-- the answer page (chapter 0) shows a table on its first 1280x800 screen
-  (xfail until that page is rebuilt, #26).
+  ``<figcaption>``;
+- the answer page (chapter 0) shows a table on its first 1280x800 screen.
 
 The test machine has no internet. Requests to any other host than the local
 server (thebe's CDN, Colab, ...) are aborted, and console errors that only
@@ -898,7 +897,6 @@ PATH_LIKE = re.compile(r"\S*[/\\]\S*|\S+\.(?:png|jpe?g|gif|svg|webp)", re.I)
 
 
 @chapters
-@pytest.mark.xfail(strict=False, reason="chapters not yet captioned (#22)")
 def test_chapter_figures_have_alt_text_and_a_caption(docname: str, visit) -> None:
     """Every image of the article (logos and icons aside) has an alt text
     that says something (not a file path) and sits in a <figure> with a
@@ -921,7 +919,6 @@ def test_chapter_figures_have_alt_text_and_a_caption(docname: str, visit) -> Non
 ANSWER_PAGE = "chapters/00_when_does_gc_help"
 
 
-@pytest.mark.xfail(strict=False, reason="answer page not yet rebuilt (#26)")
 def test_answer_page_shows_a_table_on_its_first_screen(visit) -> None:
     """The answer page ("When does GC help?") answers at once: the first row
     of one of its tables is on the first 1280x800 screen, unscrolled."""
