@@ -15,6 +15,7 @@ from gc_tutorial.book.experiments.answer import (
     display_table,
     effect_over_epochs,
     format_p,
+    headline,
     holm,
     verdict_sentence,
     verdict_table,
@@ -157,3 +158,15 @@ def test_the_display_table_has_no_index_column_and_shows_holm_p():
     assert shown.loc[0, "data set"] == "Toy"
     assert shown.loc[0, "p (Holm)"] == "< 0.001"
     assert shown.loc[0, "GC − baseline [95% CI]"] == "-0.0200 [-0.0300, -0.0100]"
+
+
+def test_the_headline_groups_the_rows_by_verdict_and_counts_the_rest():
+    rows = [
+        row(-0.02, -0.03, -0.01, "better"),
+        {**row(0.02, 0.01, 0.03, "worse"), "treatment": "Adam + GC", "baseline": "Adam"},
+        {**row(0.0, -0.01, 0.01, "within noise"), "split": "test", "metric": "mae"},
+    ]
+    line = headline(pd.DataFrame(rows), "Toy")
+    assert line.startswith("On Toy (6 seeds), **better**: SGD + GC vs SGD (final train loss)")
+    assert "**worse**: Adam + GC vs Adam (final train loss)" in line
+    assert line.endswith("**within noise or undetermined**: the other 1 of 3 rows.")

@@ -23,7 +23,7 @@ prose comes from the numbers (the page glues it in with myst-nb).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,22 @@ def _arm_of(treatment: str) -> str:
     return treatment.split(" (vs ", 1)[0]
 
 
+def _paired_runs(
+    results: pd.DataFrame, pairs: Mapping[str, str]
+) -> Iterator[tuple[str, str, str, pd.DataFrame]]:
+    """Each comparison's label, arm, baseline and the runs of seeds both have run.
+
+    Comparisons with no such seed are left out.
+    """
+    for treatment, baseline in comparisons(pairs).items():
+        arm = _arm_of(treatment)
+        runs = results[results["arm"].isin([arm, baseline])]
+        seeds = runs.groupby("seed")["arm"].nunique()
+        paired = runs[runs["seed"].isin(seeds.index[seeds == 2])]
+        if not paired.empty:
+            yield treatment, arm, baseline, paired
+
+
 def verdict_table(
     results: pd.DataFrame,
     pairs: Mapping[str, str],
@@ -144,13 +160,7 @@ def verdict_table(
     """
     epoch = int(results["epoch"].max()) if epoch is None else int(epoch)
     rows = []
-    for treatment, baseline in comparisons(pairs).items():
-        arm = _arm_of(treatment)
-        runs = results[results["arm"].isin([arm, baseline])]
-        seeds = runs.groupby("seed")["arm"].nunique()
-        paired = runs[runs["seed"].isin(seeds.index[seeds == 2])]
-        if paired.empty:
-            continue
+    for treatment, arm, baseline, paired in _paired_runs(results, pairs):
         for metric, split in (("loss", "train"), (test_metric, "test")):
             statistics = paired_statistics(paired, {arm: baseline}, metric, split, epoch=epoch)
             row = statistics.iloc[0].to_dict()
@@ -180,13 +190,7 @@ def effect_over_epochs(
         per epoch, unadjusted: they show the course, not a test.
     """
     frames = []
-    for treatment, baseline in comparisons(pairs).items():
-        arm = _arm_of(treatment)
-        runs = results[results["arm"].isin([arm, baseline])]
-        seeds = runs.groupby("seed")["arm"].nunique()
-        paired = runs[runs["seed"].isin(seeds.index[seeds == 2])]
-        if paired.empty:
-            continue
+    for treatment, arm, baseline, paired in _paired_runs(results, pairs):
         for epoch in sorted(paired["epoch"].unique()):
             frame = paired_statistics(paired, {arm: baseline}, metric, split, epoch=int(epoch))
             frames.append(frame.assign(treatment=treatment))
