@@ -224,10 +224,12 @@ def _quantity(row: Mapping[str, Any]) -> str:
 
 
 def _comparison(row: Mapping[str, Any]) -> str:
-    treatment = str(row["treatment"])
-    if " (vs " in treatment:
-        return f"{_arm_of(treatment)} vs {row['baseline']}"
-    return f"{treatment} vs {row['baseline']}"
+    return f"{_arm_of(str(row['treatment']))} vs {row['baseline']}"
+
+
+def _digits(row: Mapping[str, Any]) -> int:
+    """Decimals a row's figures are shown with: 3 for an accuracy, 4 otherwise."""
+    return 3 if row["metric"] == "accuracy" else 4
 
 
 def display_table(table: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -245,7 +247,7 @@ def display_table(table: pd.DataFrame, names: Mapping[str, str] | None = None) -
     names = names or {}
     shown = []
     for row in table.to_dict("records"):
-        digits = 3 if row["metric"] == "accuracy" else 4
+        digits = _digits(row)
         shown.append(
             {
                 "data set": names.get(row["study"], row["study"]),
@@ -268,14 +270,14 @@ def verdict_sentence(row: Mapping[str, Any]) -> str:
     """One verdict row as a Markdown sentence; every figure read from ``row``.
 
     E.g. "**SGD momentum + GC vs SGD momentum**, final train loss: lower by
-    0.0258 [0.0209, 0.0307], lower in 20 of 20 seeds, p < 0.001 (Holm):
-    **better**."
+    0.0258 (95% CI 0.0209 to 0.0307); better in 20 of 20 seeds, p < 0.001
+    (Holm): **better**."
     """
     mean, ci_low, ci_high = (
         float(row[key]) for key in ("mean_difference", "ci95_low", "ci95_high")
     )
     direction = "lower" if mean < 0 else "higher"
-    digits = 3 if row["metric"] == "accuracy" else 4
+    digits = _digits(row)
     if ci_low <= 0 <= ci_high:
         interval = f"(95% CI {ci_low:+.{digits}f} to {ci_high:+.{digits}f})"
     else:
