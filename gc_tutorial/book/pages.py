@@ -22,18 +22,17 @@ def glue(name: str, value: Any, display: bool = False) -> None:
             :func:`markdown_list`), a ``pandas`` Styler or frame, a figure.
         display: Also show it where the cell is (myst-nb's ``display``).
     """
+    from IPython.display import Markdown
+
+    if isinstance(value, str):  # Markdown, for {glue:md}
+        value = Markdown(value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # Colab and plain Jupyter: show it where it is made
-        from IPython.display import Markdown
         from IPython.display import display as show
 
-        show(Markdown(value) if isinstance(value, str) else value)
+        show(value)
         return
-    if isinstance(value, str):  # Markdown, for {glue:md}
-        from IPython.display import Markdown
-
-        value = Markdown(value)
     myst_glue(name, value, display=display)
 
 
