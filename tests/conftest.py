@@ -1,8 +1,12 @@
 """Shared fixtures: determinism and small real-shaped models.
 
-Every test under ``tests/book`` (the chapters, the committed results, the
-built site) is marked ``book``: ``python -m pytest -m "not book"`` runs the
-package's unit tests alone, ``python -m pytest tests/book`` the book's.
+The tests mirror the code: ``tests/library/test_<module>.py`` for each module
+of the GC library, ``tests/book/.../test_<module>.py`` for the book's support
+code (``test_<module>_<aspect>.py`` where one module has several), and
+``tests/pages`` for the book's pages (the chapters, the committed results, the
+built site). Every test under ``tests/pages`` is marked ``pages``:
+``python -m pytest -m "not pages"`` runs the unit tests alone,
+``python -m pytest tests/pages`` the pages' checks.
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ import pytest  # noqa: E402
 from gc_tutorial.book.backend_check import build_model as small_cnn  # noqa: E402,F401
 from gc_tutorial.book.backend_check import data as cnn_data  # noqa: E402,F401
 
-BOOK_TESTS = Path(__file__).parent / "book"
+PAGE_TESTS = Path(__file__).parent / "pages"
 
 try:  # the property tests' settings (requirements-dev.txt installs hypothesis)
     from hypothesis import HealthCheck, settings
-except ImportError:  # tests/test_layouts.py then skips its property tests
+except ImportError:  # tests/library/test_layouts.py then skips its property tests
     pass
 else:
     # HYPOTHESIS_PROFILE=dev runs more examples; "ci", the default, keeps each
@@ -44,10 +48,10 @@ else:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test collected from ``tests/book`` as ``book``."""
+    """Mark every test collected from ``tests/pages`` as ``pages``."""
     for item in items:
-        if BOOK_TESTS in Path(item.path).parents:
-            item.add_marker(pytest.mark.book)
+        if PAGE_TESTS in Path(item.path).parents:
+            item.add_marker(pytest.mark.pages)
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ Scenarios:
 - ``jax_data_parallel`` (JAX): one device against
   ``keras.distribution.DataParallel`` on two host devices, same global batches.
 
-``tests/test_backends.py`` and the book's chapter 8 start it with
+``tests/book/test_backend_check.py`` and the book's chapter 8 start it with
 :func:`run_worker` and read its results with :func:`load_results`; they also
 call :func:`mixed_precision_losses`, which trains a GC taxi-fare model in
 float32 and in mixed precision, in their own process. Importing this module
@@ -60,7 +60,7 @@ JAX_HOST_DEVICES_FLAG = f"--xla_force_host_platform_device_count={N_DEVICES}"
 N_EXAMPLES, BATCH_SIZE, EPOCHS = 64, 16, 2  # 4 batches an epoch, 8 steps
 LOSS = "sparse_categorical_crossentropy"
 
-# Tolerances, from measurement (tests/test_backends.py and chapter 8 use them).
+# Tolerances, from measurement (tests/book/test_backend_check.py and chapter 8 use them).
 # Same model, weights and batches on two backends differ only by float32
 # round-off in different kernels (conv, matmul, reductions): measured at most
 # 3.6e-7 after 8 steps (GCAdam, JAX against TensorFlow), a few float32 ulps

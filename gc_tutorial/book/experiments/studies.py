@@ -151,7 +151,7 @@ HORSES_OR_HUMANS_SGD_LEARNING_RATE = 0.03
 Chosen by :data:`HORSES_OR_HUMANS_SGD_PILOT` (lowest mean validation loss
 after the study's epoch budget, on the held-out part of the training split;
 ``chapters/results/studies/horses_or_humans_sgd_pilot_full.csv``, which
-``tests/book/test_book_results.py`` checks against this value).
+``tests/pages/test_book_results.py`` checks against this value).
 """
 
 HORSES_OR_HUMANS_ADAM_LEARNING_RATE = 3e-3
@@ -160,7 +160,7 @@ HORSES_OR_HUMANS_ADAM_LEARNING_RATE = 3e-3
 Chosen by :data:`HORSES_OR_HUMANS_ADAM_PILOT` (lowest mean validation loss
 after the study's epoch budget, on the held-out part of the training split;
 ``chapters/results/studies/horses_or_humans_adam_pilot_full.csv``, which
-``tests/book/test_book_results.py`` checks against this value). It is the
+``tests/pages/test_book_results.py`` checks against this value). It is the
 largest rate of the pilot's grid: a larger one might do better still.
 """
 
@@ -187,7 +187,7 @@ TAXI_SGD_LEARNING_RATE = 0.003
 
 Chosen by the :data:`NYC_TAXI_SGD_PILOT` study (lowest mean validation loss
 after 10 epochs; ``chapters/results/studies/nyc_taxi_sgd_pilot_full.csv``, which
-``tests/book/test_book_results.py`` checks against this value).
+``tests/pages/test_book_results.py`` checks against this value).
 """
 
 

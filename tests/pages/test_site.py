@@ -41,8 +41,8 @@ A full-page screenshot of each page is saved to
 ``_build/screenshots/<page-name>.png``, and its first screen on the phone to
 ``<page-name>-phone.png``, for a human look.
 
-Run: ``bash scripts/test tests/book/test_site.py`` (it installs a Chromium when
-none is found and it can), or ``python -m pytest tests/book/test_site.py``.
+Run: ``bash scripts/test tests/pages/test_site.py`` (it installs a Chromium when
+none is found and it can), or ``python -m pytest tests/pages/test_site.py``.
 """
 
 from __future__ import annotations

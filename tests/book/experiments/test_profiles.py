@@ -1,7 +1,7 @@
 """Specification of gc_tutorial.book.experiments.profiles: how much the chapters run.
 
 The values of the ``full`` profile are the book's settings; the committed
-results (tests/book/test_book_results.py) pin them. Here only the relations
+results (tests/pages/test_book_results.py) pin them. Here only the relations
 between the profiles are checked.
 """
 
