@@ -3,7 +3,7 @@
 Public API:
 
 - :func:`centralize_gradient`, :func:`centralize_gradients` -- the operator;
-  :func:`centralizes` / :func:`is_kernel` / :func:`fan_in_axes` -- which
+  :func:`gc_applies_to` / :func:`is_kernel` / :func:`fan_in_axes` -- which
   variables it applies to, and over which axes; :func:`unit_means` -- the
   per-unit means GC keeps fixed;
 - :func:`mark_kernels` -- records on each kernel of a model the axes that
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         centralize_gradients,
         centralizes,
         fan_in_axes,
+        gc_applies_to,
         is_kernel,
         unit_means,
     )
@@ -67,6 +68,7 @@ __all__ = [
     "centralize_gradient",
     "centralize_gradients",
     "centralizes",
+    "gc_applies_to",
     "fan_in_axes",
     "is_kernel",
     "unit_means",

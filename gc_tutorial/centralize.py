@@ -30,7 +30,7 @@ it has 3 or more axes it could be a transposed, depthwise or einsum kernel,
 so :func:`centralize_gradients` and the GC optimizers say so once per
 variable with a :class:`gc_tutorial.GCWarning`.
 
-Which weights GC applies to is decided per variable by :func:`centralizes`:
+Which weights GC applies to is decided per variable by :func:`gc_applies_to`:
 Keras layers keep the weights GC is about under the attribute ``kernel`` (or
 ``*_kernel``: ``recurrent_kernel``, ``depthwise_kernel``,
 ``pointwise_kernel``), and biases, normalization scales, embeddings and
@@ -52,18 +52,20 @@ always dense, centralize it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 from keras import ops
 
-from gc_tutorial.layouts import _warn_once, layout_of
+from gc_tutorial.layouts import layout_of
 
 __all__ = [
     "centralize_gradient",
     "centralize_gradients",
     "centralizes",
+    "gc_applies_to",
     "fan_in_axes",
     "is_kernel",
     "unit_means",
@@ -353,7 +355,7 @@ def fan_in_axes(variable: Any, conv_only: bool = False) -> Axes | None:
     return axes
 
 
-def centralizes(variable: Any, conv_only: bool = False) -> bool:
+def gc_applies_to(variable: Any, conv_only: bool = False) -> bool:
     """True if GC applies to ``variable``: a kernel, under the guards of :func:`fan_in_axes`.
 
     So that a 1-D weight or a fan-in-1 kernel (Dense with one input) is never
@@ -368,33 +370,19 @@ def centralizes(variable: Any, conv_only: bool = False) -> bool:
     return fan_in_axes(variable, conv_only=conv_only) is not None
 
 
-_UNMARKED = (
-    "Gradient Centralization has no recorded layout for the kernel(s) {paths}: it "
-    "assumes their output units lie on the last axis, as in Dense and ConvND "
-    "kernels, and averages over every other axis. That is wrong for transposed-conv, "
-    "depthwise and EinsumDense/MultiHeadAttention kernels: call "
-    "gc_tutorial.mark_kernels(model) once the model is built to record each "
-    "kernel's real fan-in axes. (Given once per variable.)"
-)
-_LORA = (
-    "Gradient Centralization does not apply to the LoRA factors {paths}: "
-    "centralizing the gradients of A and B separately would not centralize the "
-    "update A @ B they make to the frozen kernel, so they are trained as the plain "
-    "optimizer trains them. (Given once per variable.)"
-)
+def centralizes(variable: Any, conv_only: bool = False) -> bool:
+    """Deprecated alias of :func:`gc_applies_to`, kept for one release (removed in 0.3).
 
-
-def _plan(variables: Sequence[Any], conv_only: bool) -> list[Axes | None]:
-    """:func:`fan_in_axes` of each variable; warns (once each) of guessed layouts and LoRA."""
-    plan = [fan_in_axes(v, conv_only=conv_only) for v in variables]
-    guessed = [
-        v
-        for v, axes in zip(variables, plan, strict=True)
-        if axes is not None and layout_of(v) is None and len(v.shape) >= 3
-    ]
-    _warn_once(guessed, "unmarked", _UNMARKED)
-    _warn_once([v for v in variables if _is_lora(v)], "lora", _LORA)
-    return plan
+    The old name read too much like :func:`gc_tutorial.centralized`, which
+    makes an optimizer class; this one only asks whether GC applies.
+    """
+    warnings.warn(
+        "gc_tutorial.centralizes is deprecated and will be removed in 0.3; use "
+        "gc_tutorial.gc_applies_to, the same test under a clearer name.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return gc_applies_to(variable, conv_only=conv_only)
 
 
 def centralize_gradients(
@@ -406,17 +394,24 @@ def centralize_gradients(
 ) -> list[Any]:
     """Centralize the gradients of the kernels among ``variables``.
 
+    The gradients given are not changed: those GC centralizes are returned
+    as new tensors. On PyTorch, whose Keras training step runs eagerly, the
+    kernels' gradients go through one grouped pass (a ``sum`` per kernel and
+    one ``torch._foreach_*`` call each to scale and subtract the means)
+    instead of separate operations per kernel; which kernels and axes is
+    worked out once per list of variables.
+
     Args:
         grads: Gradients, one per variable; ``None`` entries are kept as
             ``None``.
         variables: The variables ``grads`` belong to, in the same order. Only
-            the gradients of variables for which :func:`centralizes` holds are
+            the gradients of variables for which :func:`gc_applies_to` holds are
             centralized, over their :func:`fan_in_axes` (those
             :func:`gc_tutorial.mark_kernels` recorded); the others are
             returned as they are. Without ``variables`` every gradient goes
             through :func:`centralize_gradient`'s rank rule, for tensors that
             belong to no layer.
-        conv_only: See :func:`centralizes`.
+        conv_only: See :func:`gc_applies_to`.
         axes: Fan-in axes for every gradient GC centralizes, instead of the
             recorded or default ones (see :func:`centralize_gradient`).
 
@@ -433,26 +428,6 @@ def centralize_gradients(
             axes (its layout is a guess) and for LoRA factors (not
             centralized).
     """
-    conv_only = _check_conv_only(conv_only)
-    grads = list(grads)
-    if variables is None:
-        return [centralize_gradient(g, conv_only=conv_only, axes=axes) for g in grads]
-    variables = list(variables)
-    if len(variables) != len(grads):
-        raise ValueError(
-            f"Got {len(grads)} gradients for {len(variables)} variables; "
-            "Gradient Centralization needs exactly one gradient per variable."
-        )
-    plan = _plan(variables, conv_only)
-    out = []
-    for grad, variable, fan_in in zip(grads, variables, plan, strict=True):
-        if fan_in is None or grad is None:
-            out.append(grad)
-            continue
-        if _is_sparse(grad):
-            grad = _densified(grad, variable.shape)
-        _check_tensor(grad)
-        if axes is not None:
-            fan_in = _normalized_axes(axes, len(grad.shape))
-        out.append(_centralized(grad, fan_in))
-    return out
+    from gc_tutorial.plans import centralize_listed  # which imports this module
+
+    return centralize_listed(grads, variables, conv_only, axes, in_place=False)

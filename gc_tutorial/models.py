@@ -1,4 +1,4 @@
-"""A Keras model whose ``train_step`` applies GC, and the book's models."""
+"""A Keras model whose ``train_step`` applies GC."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from keras import ops
 from gc_tutorial.centralize import centralize_gradients
 from gc_tutorial.layouts import mark_kernels
 
-__all__ = ["GCModel", "taxi_fare_mlp", "horses_or_humans_cnn"]
+__all__ = ["GCModel"]
 
 _M = TypeVar("_M", bound=keras.Model)
 
@@ -296,66 +296,3 @@ class GCModel(keras.Model):
         config = super().get_config()
         config["conv_only"] = self.conv_only
         return config
-
-
-def taxi_fare_mlp(n_features: int) -> keras.Model:
-    """The blog post's fare regressor: Dense 128, Dropout 0.2, Dense 64, Dense 1.
-
-    Args:
-        n_features: Width of the (already normalized) feature vector.
-    """
-    return keras.Sequential(
-        [
-            keras.Input(shape=(n_features,)),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dropout(0.2),
-            keras.layers.Dense(64, activation="relu"),
-            keras.layers.Dense(1),
-        ],
-        name="taxi_fare_mlp",
-    )
-
-
-def horses_or_humans_cnn(image_size: int = 300, augment: bool = True) -> keras.Model:
-    """The keras.io Gradient Centralization example's CNN.
-
-    Rescaling to ``[0, 1]`` and the example's augmentation (random flips,
-    rotation 0.3, zoom 0.2; active only in training) are layers of the model,
-    so every arm of a comparison sees the same preprocessing.
-
-    Args:
-        image_size: Height and width of the square RGB input (300 in the
-            example; smaller sizes make quick runs).
-        augment: Include the augmentation layers.
-    """
-    layers = keras.layers
-    preprocessing = [layers.Rescaling(1.0 / 255)]
-    if augment:
-        preprocessing += [
-            layers.RandomFlip("horizontal_and_vertical"),
-            layers.RandomRotation(0.3),
-            layers.RandomZoom(0.2),
-        ]
-    return keras.Sequential(
-        [
-            keras.Input(shape=(image_size, image_size, 3)),
-            *preprocessing,
-            layers.Conv2D(16, (3, 3), activation="relu"),
-            layers.MaxPooling2D(2, 2),
-            layers.Conv2D(32, (3, 3), activation="relu"),
-            layers.Dropout(0.5),
-            layers.MaxPooling2D(2, 2),
-            layers.Conv2D(64, (3, 3), activation="relu"),
-            layers.Dropout(0.5),
-            layers.MaxPooling2D(2, 2),
-            layers.Conv2D(64, (3, 3), activation="relu"),
-            layers.MaxPooling2D(2, 2),
-            layers.Conv2D(64, (3, 3), activation="relu"),
-            layers.MaxPooling2D(2, 2),
-            layers.Flatten(),
-            layers.Dropout(0.5),
-            layers.Dense(512, activation="relu"),
-            layers.Dense(1, activation="sigmoid"),
-        ],
-        name="horses_or_humans_cnn",
-    )

@@ -33,7 +33,7 @@ Both take ``where``, the place GC acts:
   too. With ``gradient_accumulation_steps``, the steps that only accumulate
   change no weight, and the step that applies the average is centralized.
 
-Only kernels are centralized (see :func:`gc_tutorial.centralizes`): biases,
+Only kernels are centralized (see :func:`gc_tutorial.gc_applies_to`): biases,
 normalization scales, embeddings and other weights are left alone, on every
 backend. Each kernel is averaged over the axes that feed one output unit,
 which depend on its layer:
@@ -80,6 +80,12 @@ More rules, the same in both forms and on every backend:
   the steps that only accumulate leave the weights bit for bit as they were
   (also under XLA, whose fused reductions could otherwise move the means by
   round-off).
+- On PyTorch with ``where="gradient"``, a gradient that is its variable's
+  own ``.grad`` -- what Keras's trainer hands to ``apply``, and clears
+  before the next backward pass -- is centralized in place (no copy of the
+  kernel's size), as the official GC code does: after the step ``.grad``
+  holds the centralized gradient. Gradients passed in any other way are
+  not changed.
 - The optimizers pickle (``pickle.dumps(GCAdam())``), also those of classes
   made at run time by :func:`centralized`: unpickling makes the class again.
 
@@ -102,13 +108,14 @@ on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import keras
-from keras import ops
 
-from gc_tutorial.centralize import _check_conv_only, _plan, centralize_gradients, unit_means
+from gc_tutorial.centralize import _check_conv_only
+from gc_tutorial.plans import centralize_in_place
+from gc_tutorial.update_mode import _apply_to_update
 
 __all__ = [
     "WHERE",
@@ -164,64 +171,6 @@ def _model_variables(optimizer: keras.optimizers.Optimizer, given: Any) -> list[
     return None  # Optimizer.apply raises its own error for this call
 
 
-def _step_applies(optimizer: keras.optimizers.Optimizer) -> Any:
-    """Whether the coming ``apply`` updates the weights: ``None`` when it always does.
-
-    With ``gradient_accumulation_steps=n`` only every ``n``-th call does; the
-    others only add the gradients to the accumulators. Read before ``apply``,
-    which increments ``iterations``; the same test Keras makes.
-    """
-    steps = getattr(optimizer, "gradient_accumulation_steps", None)
-    if not steps:
-        return None
-    # Not `iterations`: with accumulation that counts the updates, `_iterations` the calls.
-    calls = getattr(optimizer, "_iterations", optimizer.iterations)
-    return ops.equal(ops.mod(ops.add(calls, 1), steps), 0)
-
-
-def _apply_to_update(
-    optimizer: keras.optimizers.Optimizer,
-    apply: Callable[[list[Any], Any], Any],
-    grads: list[Any],
-    trainable_variables: Any,
-    variables: list[Any],
-    conv_only: bool,
-) -> None:
-    """Run ``apply`` and centralize the change it makes to each kernel.
-
-    The change to kernel ``w`` is ``w_after - w_before``; centralizing it
-    gives ``w_after - (unit_means(w_after) - unit_means(w_before))``, so only
-    the per-unit means of the kernels are kept, not a copy of them.
-    ``optimizer`` is the one whose state ``apply`` updates: with
-    ``use_ema=True`` its moving averages get the same correction, so that the
-    average is that of the centralized weights. A kernel's ``constraint`` is
-    applied again after the correction, as Keras applies it after each step.
-    """
-    plan = _plan(variables, conv_only)
-    kernels = [(v, axes) for v, axes in zip(variables, plan, strict=True) if axes is not None]
-    applies = _step_applies(optimizer)
-    means_before = [unit_means(v, axes=axes) for v, axes in kernels]
-    apply(grads, trainable_variables)
-    averages = getattr(optimizer, "_model_variables_moving_average", None)
-    for (kernel, axes), before in zip(kernels, means_before, strict=True):
-        _recenter(kernel, before, axes, applies)
-        if optimizer.use_ema and averages:
-            _recenter(averages[optimizer._get_variable_index(kernel)], before, axes)
-        if getattr(kernel, "constraint", None) is not None:
-            kernel.assign(kernel.constraint(kernel))
-
-
-def _recenter(variable: Any, means: Any, axes: tuple[int, ...], applies: Any = None) -> None:
-    """Shift ``variable`` so that its per-unit means over ``axes`` equal ``means``.
-
-    With ``applies`` (a boolean scalar) ``False`` the shift is exactly zero.
-    """
-    shift = ops.subtract(unit_means(variable, axes=axes), means)
-    if applies is not None:
-        shift = ops.where(applies, shift, ops.zeros_like(shift))
-    variable.assign(ops.subtract(variable, shift))
-
-
 if TYPE_CHECKING:
     # What the mixin is mixed into, so that the type checker knows its
     # ``super()`` (``apply``, ``get_config``) and ``self`` are an optimizer's.
@@ -261,8 +210,7 @@ class _CentralizedMixin(_OptimizerBase):
         _check_lengths(grads, variables)
         if self.where == "gradient":
             return parent_apply(
-                centralize_gradients(grads, variables, conv_only=self.conv_only),
-                trainable_variables,
+                centralize_in_place(grads, variables, self.conv_only), trainable_variables
             )
         _apply_to_update(
             self,
@@ -609,8 +557,7 @@ class GradientCentralization(keras.optimizers.Optimizer):
         _check_lengths(grads, variables)
         if self.where == "gradient":
             self.inner_optimizer.apply(
-                centralize_gradients(grads, variables, conv_only=self.conv_only),
-                trainable_variables,
+                centralize_in_place(grads, variables, self.conv_only), trainable_variables
             )
         else:
             _apply_to_update(

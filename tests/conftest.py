@@ -26,8 +26,8 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 # The small Conv2D + Dense model and its data are chapter 8's, shared by the tests.
-from gc_tutorial.book.backend_check import build_model as small_cnn  # noqa: E402,F401
-from gc_tutorial.book.backend_check import data as cnn_data  # noqa: E402,F401
+from gc_tutorial.book.backend_check.problem import build_model as small_cnn  # noqa: E402,F401
+from gc_tutorial.book.backend_check.problem import data as cnn_data  # noqa: E402,F401
 
 PAGE_TESTS = Path(__file__).parent / "pages"
 
@@ -52,6 +52,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if PAGE_TESTS in Path(item.path).parents:
             item.add_marker(pytest.mark.pages)
+
+
+@pytest.fixture
+def real_data(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the loaders at the real local copy of the data, or fail with directions."""
+    from real_data import real_data_dir
+
+    from gc_tutorial.book.data.fetch import DATA_ENV
+
+    folder = real_data_dir()
+    monkeypatch.setenv(DATA_ENV, str(folder))
+    return folder
 
 
 @pytest.fixture(autouse=True)

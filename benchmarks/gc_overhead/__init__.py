@@ -8,6 +8,8 @@ and ``--help``). The modules:
 - :mod:`.keras_steps`: one compiled Keras training step, timed, per backend;
 - :mod:`.timing`: interleaved blocks, bootstrap ratio intervals, copy bandwidth;
 - :mod:`.gc_pass`: the GC pass alone against its memory-bandwidth floor;
+- :mod:`.peer_arm`, :mod:`.peers`: what a peer arm is, and which peers a run
+  includes;
 - :mod:`.optax_peer`, :mod:`.torch_peer`: GC as optax and the paper's official
   PyTorch code do it, each against its own baseline;
 - :mod:`.machine`: the machine, the library versions and the load;

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from benchmarks.gc_overhead.timing import summary_ms, time_calls
-from gc_tutorial import centralize_gradients, centralizes
+from gc_tutorial import centralize_gradients, gc_applies_to
 
 __all__ = ["BYTES_PER_PARAMETER", "PASSES", "compilers", "gc_pass_rows", "weight_shaped"]
 
@@ -91,7 +91,7 @@ def gc_pass_rows(
     variables = list(model.trainable_variables)
     grads = weight_shaped(variables, seed)
     sizes = [int(np.prod(v.shape)) for v in variables]
-    mask = [centralizes(v) for v in variables]
+    mask = [gc_applies_to(v) for v in variables]
     centralized = sum(size for size, c in zip(sizes, mask, strict=True) if c)
     traffic = PASSES * BYTES_PER_PARAMETER * centralized
     floor_s = traffic / (bandwidth_gb_s * 1e9)

@@ -25,7 +25,7 @@ import numpy as np
 import optax
 
 from benchmarks.gc_overhead.keras_steps import StepTimer
-from benchmarks.gc_overhead.peers import PeerArm
+from benchmarks.gc_overhead.peer_arm import PeerArm
 from benchmarks.gc_overhead.specs import ModelSpec
 
 __all__ = ["OPTAX_ARMS", "centralize_like_optax", "init_model", "optax_step_timer"]

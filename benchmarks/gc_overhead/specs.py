@@ -9,7 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from gc_tutorial.models import horses_or_humans_cnn, taxi_fare_mlp
+from gc_tutorial.book.networks import horses_or_humans_cnn, taxi_fare_mlp
 
 __all__ = ["OVERHEAD_TARGETS", "ModelSpec", "model_specs"]
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from benchmarks.gc_overhead.keras_steps import StepTimer
-from benchmarks.gc_overhead.peers import PeerArm
+from benchmarks.gc_overhead.peer_arm import PeerArm
 from benchmarks.gc_overhead.specs import ModelSpec
 
 __all__ = ["TORCH_ARMS", "SGD_GC", "Adam_GC", "centralized_gradient_", "torch_model"]

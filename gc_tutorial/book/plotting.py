@@ -1,17 +1,22 @@
 """Figures of the book: learning curves, sweeps, epochs to a target, paired differences.
 
-The functions take the tidy frames of :mod:`gc_tutorial.book.experiments` and
-show the spread over seeds next to the mean, so that a gap between two arms
-can be read against the seed-to-seed noise. They return a
-``matplotlib.figure.Figure`` built without ``pyplot`` (unless an ``ax`` is
-passed), so a notebook shows each figure once, as the cell's value, and no
-figure stays open in ``pyplot``'s registry.
+Each function draws a frame of statistics made beforehand by
+:mod:`gc_tutorial.book.experiments.paired` (:func:`arm_curves`,
+:func:`sweep_summary`, :func:`paired_differences` and
+:func:`difference_statistics`), :mod:`~gc_tutorial.book.experiments.reach`
+(:func:`reach_summary`) or :mod:`~gc_tutorial.book.experiments.answer`
+(:func:`effect_over_epochs`), and computes none itself. The figures show the
+spread over seeds next to the mean, so that a gap between two arms can be
+read against the seed-to-seed noise. They are ``matplotlib.figure.Figure``
+objects built without ``pyplot`` (unless an ``ax`` is passed), so a notebook
+shows each figure once, as the cell's value, and no figure stays open in
+``pyplot``'s registry.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.axes
@@ -21,9 +26,6 @@ import matplotlib.transforms
 import numpy as np
 import pandas as pd
 from matplotlib import rcParams
-
-from gc_tutorial.book.experiments.frames import SEVERAL_RUNS_ERROR, metric_rows
-from gc_tutorial.book.experiments.stats import Better, difference_statistics
 
 __all__ = [
     "plot_curves",
@@ -49,29 +51,31 @@ def _figure_of(ax: matplotlib.axes.Axes) -> matplotlib.figure.Figure:
     return figure
 
 
-def _arm_colors(results: pd.DataFrame) -> dict[str, str]:
+def _arm_colors(frame: pd.DataFrame) -> dict[str, str]:
     cycle = rcParams["axes.prop_cycle"].by_key()["color"]
-    return {arm: cycle[i % len(cycle)] for i, arm in enumerate(results["arm"].unique())}
+    return {arm: cycle[i % len(cycle)] for i, arm in enumerate(frame["arm"].unique())}
+
+
+def _check_not_empty(frame: pd.DataFrame, what: str) -> None:
+    if frame.empty:
+        raise ValueError(f"Nothing to plot: the frame of {what} is empty.")
 
 
 def plot_curves(
-    results: pd.DataFrame,
-    metric: str,
-    splits: Sequence[str] = ("train", "validation"),
+    curves: pd.DataFrame,
     ax: matplotlib.axes.Axes | None = None,
     split_labels: Mapping[str, str] | None = None,
 ) -> matplotlib.figure.Figure:
-    """Plot ``metric`` against epoch, mean over seeds with a ±1 std band.
+    """Plot a metric against epoch, mean over seeds with a ±1 std band.
 
     Each arm has one colour and each split one line style; the band (drawn
-    when there are at least two seeds) is the mean ± one standard deviation
-    (ddof=1) over seeds at each epoch.
+    where there are at least two seeds) is the mean ± one standard deviation
+    over seeds at each epoch.
 
     Args:
-        results: A frame as :func:`gc_tutorial.book.experiments.compare_optimizers`
-            returns, with one run per arm and seed.
-        metric: Metric to plot, e.g. ``"loss"`` or ``"epoch_time_s"``.
-        splits: Splits to draw, each as its own line per arm.
+        curves: A frame as
+            :func:`gc_tutorial.book.experiments.paired.arm_curves` returns,
+            of one metric.
         ax: Axes to draw into; by default a new figure is made.
         split_labels: Names to show in the legend for some splits, e.g.
             ``{"validation": "test"}`` when the per-epoch validation data
@@ -81,23 +85,21 @@ def plot_curves(
         The figure holding the axes.
 
     Raises:
-        ValueError: the metric is missing on a split, or a seed has several
-            runs of one arm (filter a learning-rate sweep to one rate first).
+        ValueError: ``curves`` is empty.
     """
-    if results.duplicated(["seed", "arm", "epoch", "split", "metric"]).any():
-        raise ValueError(SEVERAL_RUNS_ERROR)
+    _check_not_empty(curves, "curves")
     ax = _new_axes() if ax is None else ax
     labels = dict(split_labels or {})
-    colors = _arm_colors(results)
-    for split_index, split in enumerate(splits):
-        rows = metric_rows(results, metric, split)
+    colors = _arm_colors(curves)
+    for split_index, split in enumerate(curves["split"].unique()):
+        of_split = curves[curves["split"] == split]
         for arm, color in colors.items():
-            per_epoch = rows[rows["arm"] == arm].groupby("epoch")["value"].agg(["mean", "std"])
-            if per_epoch.empty:
+            rows = of_split[of_split["arm"] == arm]
+            if rows.empty:
                 continue
-            epochs = per_epoch.index.to_numpy()
-            mean = per_epoch["mean"].to_numpy()
-            std = per_epoch["std"].to_numpy()
+            epochs = rows["epoch"].to_numpy()
+            mean = rows["mean"].to_numpy(dtype=float)
+            sd = rows["sd"].to_numpy(dtype=float)
             ax.plot(
                 epochs,
                 mean,
@@ -106,62 +108,51 @@ def plot_curves(
                 marker="o" if len(epochs) == 1 else None,
                 label=f"{arm} ({labels.get(split, split)})",
             )
-            if np.isfinite(std).any():
-                ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-    n_seeds = results["seed"].nunique()
+            if np.isfinite(sd).any():
+                ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.2, linewidth=0)
+    n_seeds = int(curves["n"].max())
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(metric)
+    ax.set_ylabel(str(curves["metric"].iat[0]))
     ax.set_title(f"mean ± 1 std over {n_seeds} seed{'s' if n_seeds != 1 else ''}")
     ax.legend()
     return _figure_of(ax)
 
 
 def plot_lr_sweep(
-    results: pd.DataFrame,
-    metric: str = "loss",
-    split: str = "validation",
-    ax: matplotlib.axes.Axes | None = None,
+    summary: pd.DataFrame, ax: matplotlib.axes.Axes | None = None
 ) -> matplotlib.figure.Figure:
-    """Plot the final-epoch ``metric`` against the learning rate (log axis).
+    """Plot the final-epoch metric against the learning rate (log axis).
 
     One line per arm, at the mean over seeds, with error bars of ± one
-    standard deviation (ddof=1). Where any seed's value is not finite (the
-    run diverged) the point is left out, since a mean over the surviving
-    seeds would flatter the arm; an ``x`` on the top edge of the axes marks
-    it instead, with a legend entry saying so. The legend sits to the right
-    of the axes, clear of those marks.
+    standard deviation. Where the mean is not finite (a seed's run
+    diverged) the point is left out, since a mean over the surviving seeds
+    would flatter the arm; an ``x`` on the top edge of the axes marks it
+    instead, with a legend entry saying so. The legend sits to the right of
+    the axes, clear of those marks.
 
     Args:
-        results: A frame as :func:`gc_tutorial.book.experiments.lr_sweep` returns.
-        metric: Metric to plot, e.g. ``"loss"``.
-        split: Split to plot, e.g. ``"validation"``.
+        summary: A frame as
+            :func:`gc_tutorial.book.experiments.paired.sweep_summary` returns.
         ax: Axes to draw into; by default a new figure is made.
 
     Returns:
         The figure holding the axes.
 
     Raises:
-        ValueError: the metric is missing on the split.
+        ValueError: ``summary`` is empty.
     """
-    rows = metric_rows(results, metric, split)
-    final = rows[rows["epoch"] == rows["epoch"].max()]
+    _check_not_empty(summary, "the sweep's summary")
     ax = _new_axes(width=8.0) if ax is None else ax
     top_edge = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
-    for arm, color in _arm_colors(results).items():
-        runs = final[final["arm"] == arm]
-        if runs.empty:
-            continue
-        per_rate = runs.groupby("learning_rate")["value"].agg(
-            mean="mean",
-            std="std",
-            diverged=lambda values: not np.isfinite(values).all(),
-        )
-        rates = per_rate.index.to_numpy(dtype=float)
-        diverged = per_rate["diverged"].to_numpy(dtype=bool)
-        mean = np.where(diverged, np.nan, per_rate["mean"].to_numpy(dtype=float))
-        std = np.where(diverged, np.nan, per_rate["std"].to_numpy(dtype=float))
-        ax.errorbar(rates, mean, yerr=std, color=color, marker="o", capsize=3, label=arm)
+    for arm, color in _arm_colors(summary).items():
+        per_rate = summary[summary["arm"] == arm].sort_values("learning_rate")
+        rates = per_rate["learning_rate"].to_numpy(dtype=float)
+        mean = per_rate["mean"].to_numpy(dtype=float)
+        diverged = ~np.isfinite(mean)
+        mean = np.where(diverged, np.nan, mean)
+        sd = np.where(diverged, np.nan, per_rate["sd"].to_numpy(dtype=float))
+        ax.errorbar(rates, mean, yerr=sd, color=color, marker="o", capsize=3, label=arm)
         if diverged.any():
             ax.plot(
                 rates[diverged],
@@ -173,40 +164,41 @@ def plot_lr_sweep(
                 clip_on=False,
                 label=f"{arm}: non-finite (diverged)",
             )
+    first = summary.iloc[0]
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
-    ax.set_ylabel(f"final {split} {metric}")
+    ax.set_ylabel(f"final {first['split']} {first['metric']}")
     ax.set_title("mean ± 1 std over seeds")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _figure_of(ax)
 
 
 def plot_epochs_to_reach(
-    reached: pd.DataFrame, ax: matplotlib.axes.Axes | None = None
+    summary: pd.DataFrame, ax: matplotlib.axes.Axes | None = None
 ) -> matplotlib.figure.Figure:
     """Plot the epochs each arm needs to reach a target, against the target.
 
     One line per arm at the median over seeds, with a band from the fastest
     to the slowest seed. Targets run from easy on the left to hard on the
-    right (the x axis is reversed for ``mode="min"``). A run that never
-    reached a target sits on a "not reached" line one step above the last
-    epoch, so a band touching it means some seed did not get there.
+    right (the x axis is reversed for ``mode="min"``). "Not reached" is
+    drawn on a line one step above the last epoch, so a band touching it
+    means some seed did not get there, and a median on it that half the
+    seeds or more did not.
 
     Args:
-        reached: A frame as :func:`gc_tutorial.book.experiments.epochs_to_reach`
-            returns.
+        summary: A frame as
+            :func:`gc_tutorial.book.experiments.reach.reach_summary` returns.
         ax: Axes to draw into; by default a new figure is made.
 
     Returns:
         The figure holding the axes.
 
     Raises:
-        ValueError: ``reached`` is empty or mixes metrics, splits, modes or
+        ValueError: ``summary`` is empty or mixes metrics, splits, modes or
             definitions of reaching (``sustained``).
     """
-    if reached.empty:
-        raise ValueError("Nothing to plot: the frame of epochs to reach is empty.")
-    described = reached[["metric", "split", "mode", "sustained"]].drop_duplicates()
+    _check_not_empty(summary, "epochs to reach")
+    described = summary[["metric", "split", "mode", "sustained"]].drop_duplicates()
     if len(described) != 1:
         raise ValueError(
             "The frame mixes metrics, splits, modes or sustained; "
@@ -214,26 +206,17 @@ def plot_epochs_to_reach(
             f"{described.to_dict('records')}."
         )
     metric, split, mode, sustained = described.iloc[0]
-    epochs_run = int(reached["epochs_run"].max())
+    epochs_run = int(summary["epochs_run"].max())
     not_reached = epochs_run + 1
     ax = _new_axes() if ax is None else ax
-    for arm, color in _arm_colors(reached).items():
-        per_target = (
-            reached[reached["arm"] == arm]
-            .assign(epoch=lambda frame: frame["epoch"].clip(upper=not_reached))
-            .groupby("target")["epoch"]
-            .agg(["median", "min", "max"])
+    for arm, color in _arm_colors(summary).items():
+        per_target = summary[summary["arm"] == arm].sort_values("target")
+        targets = per_target["target"].to_numpy(dtype=float)
+        median, fastest, slowest = (
+            per_target[column].clip(upper=not_reached) for column in ("median", "min", "max")
         )
-        targets = per_target.index.to_numpy(dtype=float)
-        ax.plot(targets, per_target["median"], color=color, marker="o", label=arm)
-        ax.fill_between(
-            targets,
-            per_target["min"],
-            per_target["max"],
-            color=color,
-            alpha=0.2,
-            linewidth=0,
-        )
+        ax.plot(targets, median, color=color, marker="o", label=arm)
+        ax.fill_between(targets, fastest, slowest, color=color, alpha=0.2, linewidth=0)
     ax.axhline(not_reached, color="gray", linestyle=":", linewidth=1)
     ticks = matplotlib.ticker.MaxNLocator(integer=True).tick_values(1, epochs_run)
     ticks = [int(t) for t in ticks if 1 <= t <= epochs_run]
@@ -244,7 +227,7 @@ def plot_epochs_to_reach(
     better = "lower" if mode == "min" else "higher"
     ax.set_xlabel(f"target {split} {metric} ({better} is better)")
     ax.set_ylabel("epochs to reach and keep it" if sustained else "epochs to reach it")
-    n_seeds = reached["seed"].nunique()
+    n_seeds = int(summary["seeds"].max())
     ax.set_title(f"median and range over {n_seeds} seed{'s' if n_seeds != 1 else ''}")
     ax.legend()
     return _figure_of(ax)
@@ -260,7 +243,7 @@ def _panel_title(key: dict) -> str:
 def _draw_pair(ax: matplotlib.axes.Axes, column: int, row: Any, values: np.ndarray) -> str:
     """Draw one GC arm's column of a paired-differences panel; return its label.
 
-    ``row`` is a row of :func:`difference_statistics`'s frame as
+    ``row`` is a row of a :func:`difference_statistics` frame as
     ``DataFrame.itertuples`` gives it: a namedtuple whose fields (``verdict``,
     ``ci95_low``, ...) exist only at run time, hence ``Any``.
     """
@@ -292,39 +275,47 @@ def _draw_pair(ax: matplotlib.axes.Axes, column: int, row: Any, values: np.ndarr
 
 
 def plot_paired_differences(
-    differences: pd.DataFrame, *, better: Better | None = None
+    differences: pd.DataFrame, statistics: pd.DataFrame
 ) -> matplotlib.figure.Figure:
     """Plot each seed's difference GC − baseline, with the mean and its interval.
 
     One panel per study, metric, split, epoch and window; in each, one
     column per GC arm (labelled with its baseline): the per-seed differences
     as dots, spread sideways so that equal values stay visible, and to their
-    right the mean difference with its 95% Student-t interval as
-    :func:`gc_tutorial.book.experiments.stats.difference_statistics` computes
-    them, under a line at 0. Above each column stand the verdict, the sign
-    count and, beside "no detectable difference", the minimum detectable
-    difference. A non-finite difference (a diverged run) has no dot; the
-    column's label counts it.
+    right the mean difference with its 95% Student-t interval, under a line
+    at 0. Above each column stand the verdict, the sign count and, beside
+    "no detectable difference", the minimum detectable difference. A
+    non-finite difference (a diverged run) has no dot; the column's label
+    counts it.
 
     Args:
         differences: A frame as
-            :func:`gc_tutorial.book.experiments.stats.paired_differences` returns,
-            or several stacked; a ``study`` column, if present, separates
-            studies.
-        better: As for
-            :func:`~gc_tutorial.book.experiments.stats.difference_statistics`.
+            :func:`gc_tutorial.book.experiments.paired.paired_differences`
+            returns, or several stacked; a ``study`` column, if present,
+            separates studies.
+        statistics: The statistics of those differences, as
+            :func:`gc_tutorial.book.experiments.paired.difference_statistics`
+            returns them.
 
     Returns:
         The figure, with up to three panels a row.
 
     Raises:
-        ValueError: ``differences`` is empty, or a metric's direction is
-            unknown and ``better`` is None.
+        ValueError: ``statistics`` is empty, or ``differences`` lacks the
+            differences of one of its rows.
     """
-    if differences.empty:
-        raise ValueError("Nothing to plot: the frame of differences is empty.")
-    statistics = difference_statistics(differences, better=better)
+    _check_not_empty(statistics, "statistics")
     keys = [c for c in statistics.columns if c in differences.columns]
+    per_pair = dict(list(differences.groupby(keys, sort=False, dropna=False)))
+    missing = [
+        key for key in statistics[keys].itertuples(index=False, name=None) if key not in per_pair
+    ]
+    if missing:
+        raise ValueError(
+            f"The differences lack the rows of {len(missing)} statistics row(s), "
+            f"e.g. {dict(zip(keys, missing[0], strict=True))}; pass the differences "
+            "the statistics were computed from."
+        )
     panel_keys = [c for c in keys if c not in ("treatment", "baseline")]
     panels = list(statistics.groupby(panel_keys, sort=False))
     ncols = min(len(panels), 3)
@@ -334,7 +325,6 @@ def plot_paired_differences(
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    per_pair = dict(list(differences.groupby(keys, sort=False, dropna=False)))
     for ax, (panel, rows) in zip(axes, panels, strict=False):  # extra axes are hidden
         labels = [
             _draw_pair(
@@ -376,11 +366,14 @@ def plot_effect_over_epochs(
         The figure: one line per comparison (GC arm − its baseline), a band
         for the per-epoch 95% interval, and a line at zero; the y label
         says which way is better for GC.
+
+    Raises:
+        ValueError: ``statistics`` is empty.
     """
+    _check_not_empty(statistics, "statistics")
     ax = ax or _new_axes()
-    for (treatment, baseline), rows in statistics.groupby(["treatment", "baseline"], sort=False):
+    for (arm, baseline), rows in statistics.groupby(["treatment", "baseline"], sort=False):
         rows = rows.sort_values("epoch")
-        arm = str(treatment).split(" (vs ", 1)[0]
         (line,) = ax.plot(
             rows["epoch"], rows["mean_difference"], marker=".", label=f"{arm} − {baseline}"
         )

@@ -1,17 +1,19 @@
-"""GC on the JAX and PyTorch backends, on two devices, and in mixed precision.
+"""GC trains to the same weights on every backend and on two devices as on one.
 
-A process has one Keras backend, so the backend and multi-device checks run
-``python -m gc_tutorial.book.backend_check`` in a subprocess per backend (or
-engine) and compare the weights it saves. JAX and PyTorch come from
-``requirements-backends.txt``; without them these tests fail, they do not
-skip.
+A process has one Keras backend, so these checks run ``python -m
+gc_tutorial.book.backend_check`` in a subprocess per backend (or engine) and
+compare the weights it saves; the worker itself is tested first. What GC does
+on one backend (each route, saving, update mode, mixed precision) is the
+library tests' (``tests/library``, which CI runs on every backend); here is
+only how the backends and the devices agree, and chapter 8's mixed-precision
+claim. JAX and PyTorch come from ``requirements-backends.txt``; without them
+these tests fail, they do not skip.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import math
 import os
 import subprocess
 import sys
@@ -20,16 +22,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import unit_means_of
 
 from gc_tutorial.book import backend_check as worker
 from gc_tutorial.book.backend_check import (
     BACKEND_TOLERANCE,
-    BACKENDS,
     DEVICE_TOLERANCE,
-    GC_EFFECT,
     MIXED_PRECISION_GAP,
-    SAME_BACKEND_TOLERANCE,
 )
 from gc_tutorial.book.examples import max_difference
 
@@ -57,14 +55,6 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], di
     return run
 
 
-def unit_means(weights: list[np.ndarray], index: int) -> np.ndarray:
-    """Per-output-unit mean of kernel ``index``."""
-    return unit_means_of(weights[index])
-
-
-CONV_KERNEL, DENSE_KERNEL = 0, 2
-
-
 # The worker itself --------------------------------------------------------------
 
 
@@ -87,73 +77,11 @@ def test_worker_env_puts_the_imported_package_first_on_the_path(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", "elsewhere")
     env = worker.worker_env("jax", "jax_data_parallel")
     assert env["PYTHONPATH"].split(os.pathsep) == [str(worker.PACKAGE_PARENT), "elsewhere"]
-    assert (worker.PACKAGE_PARENT / "gc_tutorial" / "book" / "backend_check.py").is_file()
+    assert (
+        worker.PACKAGE_PARENT / "gc_tutorial" / "book" / "backend_check" / "__main__.py"
+    ).is_file()
     assert env["KERAS_BACKEND"] == "jax"
     assert worker.JAX_HOST_DEVICES_FLAG in env["XLA_FLAGS"]
-
-
-# One backend at a time ----------------------------------------------------------
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_subclass_and_wrapper_agree_and_differ_from_plain(results, backend):
-    r = results("routes", backend)
-    assert r["backend"] == backend
-    assert max_difference(r["GCAdam"], r["wrapper(Adam)"]) < SAME_BACKEND_TOLERANCE
-    assert max_difference(r["GCAdam"], r["Adam"]) > GC_EFFECT
-    assert max_difference(r["GCSGD"], r["SGD"]) > GC_EFFECT
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_gc_sgd_keeps_kernel_unit_means_and_gcc_only_the_conv_ones(results, backend):
-    r = results("routes", backend)
-    start = r["initial"]
-    for kernel in (CONV_KERNEL, DENSE_KERNEL):
-        np.testing.assert_allclose(
-            unit_means(r["GCSGD"], kernel), unit_means(start, kernel), atol=1e-6
-        )
-        assert np.max(np.abs(unit_means(r["SGD"], kernel) - unit_means(start, kernel))) > GC_EFFECT
-    np.testing.assert_allclose(
-        unit_means(r["GCCSGD"], CONV_KERNEL), unit_means(start, CONV_KERNEL), atol=1e-6
-    )
-    assert (
-        np.max(np.abs(unit_means(r["GCCSGD"], DENSE_KERNEL) - unit_means(start, DENSE_KERNEL)))
-        > GC_EFFECT
-    )
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_saved_gc_model_loads_and_resumes_exactly(results, backend):
-    r = results("routes", backend)
-    assert r["restored_optimizer"] == "GCAdam"
-    assert r["restored_iterations"] == 4
-    assert max_difference(r["GCAdam resumed"], r["GCAdam"]) < SAME_BACKEND_TOLERANCE
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_gcmodel_trains_like_the_gc_optimizers(results, backend):
-    r = results("routes", backend)
-    assert max_difference(r["GCModel(Adam)"], r["GCAdam"]) < SAME_BACKEND_TOLERANCE
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_update_mode_keeps_kernel_unit_means_and_routes_agree(results, backend):
-    r = results("routes", backend)
-    assert max_difference(r["GCAdam update"], r["wrapper(Adam) update"]) < SAME_BACKEND_TOLERANCE
-    for kernel in (CONV_KERNEL, DENSE_KERNEL):
-        np.testing.assert_allclose(
-            unit_means(r["GCAdam update"], kernel), unit_means(r["initial"], kernel), atol=1e-6
-        )
-
-
-# On PyTorch, Keras hands out its own fused subclasses of the public optimizers
-# (keras.optimizers.get("adam") is a torch_adam.Adam); centralized("adam") must
-# still give the one registered GCAdam, or saved models load with another class.
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_optimizer_name_gives_the_registered_gc_class(results, backend):
-    r = results("routes", backend)
-    assert r["name_gives_GCAdam"]
-    assert r["registry_keeps_GCAdam"]
 
 
 # Across backends ----------------------------------------------------------------------
@@ -166,6 +94,7 @@ def test_optimizer_name_gives_the_registered_gc_class(results, backend):
 def test_backend_trains_to_tensorflows_weights(results, backend, route):
     reference = results("routes", "tensorflow")
     other = results("routes", backend)
+    assert other["backend"] == backend
     assert max_difference(other["initial"], reference["initial"]) == 0.0
     assert max_difference(other[route], reference[route]) < BACKEND_TOLERANCE
 
@@ -203,14 +132,10 @@ def test_jax_data_parallel_on_two_devices_matches_one_device(results, route):
 # Mixed precision ---------------------------------------------------------------------
 
 
-def relative_gap(curve: list[float], reference: list[float]) -> np.ndarray:
-    return np.abs(np.array(curve) - np.array(reference)) / np.array(reference)
-
-
-def test_mixed_float16_with_loss_scaling_tracks_float32_on_taxi_fares():
+def test_mixed_float16_tracks_float32_within_chapter_8s_gap_on_taxi_fares():
+    # That GC trains under loss scaling at all is test_optimizers.py's; this is
+    # how close it stays to float32 on the chapter's real problem.
     r = worker.mixed_precision_losses(epochs=5)
-    assert all(math.isfinite(v) for v in r["mixed_float16"])
     assert 0 < r["applied_steps"] <= r["steps"]
-    gap = relative_gap(r["mixed_float16"], r["float32"])
+    gap = np.abs(np.array(r["mixed_float16"]) - r["float32"]) / np.array(r["float32"])
     assert gap.max() < MIXED_PRECISION_GAP
-    assert r["mixed_float16"][-1] < 0.7 * r["mixed_float16"][0]

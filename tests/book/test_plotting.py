@@ -1,4 +1,4 @@
-"""Specification of gc_tutorial.book.plotting, on handmade result frames."""
+"""Specification of gc_tutorial.book.plotting, on the statistics of handmade result frames."""
 
 from __future__ import annotations
 
@@ -13,11 +13,22 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
-from gc_tutorial.book.experiments import RESULT_COLUMNS, epochs_to_reach  # noqa: E402
+from gc_tutorial.book.experiments import (  # noqa: E402
+    RESULT_COLUMNS,
+    arm_curves,
+    difference_statistics,
+    epochs_to_reach,
+    paired_differences,
+    reach_summary,
+    sweep_summary,
+)
+from gc_tutorial.book.experiments.answer import effect_over_epochs  # noqa: E402
 from gc_tutorial.book.plotting import (  # noqa: E402
     plot_curves,
+    plot_effect_over_epochs,
     plot_epochs_to_reach,
     plot_lr_sweep,
+    plot_paired_differences,
 )
 
 ARMS = ("Adam", "Adam + GC")
@@ -58,7 +69,7 @@ def close_figures():
 
 
 def test_curves_figure_is_labelled():
-    figure = plot_curves(curves(), "loss")
+    figure = plot_curves(arm_curves(curves(), "loss"))
     assert isinstance(figure, matplotlib.figure.Figure)
     (ax,) = figure.axes
     assert ax.get_xlabel() == "epoch"
@@ -67,7 +78,7 @@ def test_curves_figure_is_labelled():
 
 
 def test_curves_one_line_per_arm_and_split_at_the_seed_mean():
-    (ax,) = plot_curves(curves(), "loss").axes
+    (ax,) = plot_curves(arm_curves(curves(), "loss")).axes
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert set(lines) == {
         "Adam (train)",
@@ -87,7 +98,7 @@ def test_curves_one_line_per_arm_and_split_at_the_seed_mean():
 
 
 def test_curves_have_a_one_std_seed_band_per_line():
-    (ax,) = plot_curves(curves(), "loss").axes
+    (ax,) = plot_curves(arm_curves(curves(), "loss")).axes
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 4
     # Seeds are 0.05 apart: std (ddof=1) over three seeds is 0.05, so at
@@ -99,14 +110,14 @@ def test_curves_have_a_one_std_seed_band_per_line():
 
 
 def test_curves_without_seed_spread_have_no_band():
-    (ax,) = plot_curves(curves(n_seeds=1), "loss").axes
+    (ax,) = plot_curves(arm_curves(curves(n_seeds=1), "loss")).axes
     assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(ax.get_lines()) == 4
 
 
 def test_curves_draw_into_given_axes_and_chosen_splits():
     figure, ax = plt.subplots()
-    returned = plot_curves(curves(), "epoch_time_s", splits=("train",), ax=ax)
+    returned = plot_curves(arm_curves(curves(), "epoch_time_s", splits=("train",)), ax=ax)
     assert returned is figure
     assert [line.get_label() for line in ax.get_lines()] == ["Adam (train)", "Adam + GC (train)"]
     assert ax.get_ylabel() == "epoch_time_s"
@@ -115,7 +126,7 @@ def test_curves_draw_into_given_axes_and_chosen_splits():
 def test_curves_name_a_split_as_told():
     # A comparison that watched the test set each epoch passes it as its
     # validation data; the legend then says "test".
-    (ax,) = plot_curves(curves(), "loss", split_labels={"validation": "test"}).axes
+    (ax,) = plot_curves(arm_curves(curves(), "loss"), split_labels={"validation": "test"}).axes
     assert {line.get_label() for line in ax.get_lines()} == {
         "Adam (train)",
         "Adam (test)",
@@ -124,15 +135,8 @@ def test_curves_name_a_split_as_told():
     }
 
 
-def test_curves_reject_missing_metric_and_sweeps():
-    with pytest.raises(ValueError, match="'accuracy'"):
-        plot_curves(curves(), "accuracy")
-    with pytest.raises(ValueError, match="several runs"):
-        plot_curves(sweep(), "loss")
-
-
 def test_lr_sweep_figure_is_log_x_and_labelled():
-    figure = plot_lr_sweep(sweep())
+    figure = plot_lr_sweep(sweep_summary(sweep()))
     assert isinstance(figure, matplotlib.figure.Figure)
     (ax,) = figure.axes
     assert ax.get_xscale() == "log"
@@ -141,7 +145,7 @@ def test_lr_sweep_figure_is_log_x_and_labelled():
 
 
 def test_lr_sweep_one_line_per_arm_with_error_bars():
-    (ax,) = plot_lr_sweep(sweep()).axes
+    (ax,) = plot_lr_sweep(sweep_summary(sweep())).axes
     assert [c.get_label() for c in ax.containers] == list(ARMS)
     for container in ax.containers:
         data_line, _, error_bars = container.lines
@@ -150,7 +154,7 @@ def test_lr_sweep_one_line_per_arm_with_error_bars():
 
 
 def test_lr_sweep_leaves_diverged_points_out_and_says_so():
-    (ax,) = plot_lr_sweep(sweep()).axes
+    (ax,) = plot_lr_sweep(sweep_summary(sweep())).axes
     lines = {c.get_label(): c.lines[0] for c in ax.containers}
     adam = np.asarray(lines["Adam"].get_ydata(), dtype=float)
     gc = np.asarray(lines["Adam + GC"].get_ydata(), dtype=float)
@@ -163,27 +167,29 @@ def test_lr_sweep_leaves_diverged_points_out_and_says_so():
 
 
 def test_lr_sweep_without_divergence_has_no_note():
-    (ax,) = plot_lr_sweep(sweep(rates=(1e-3, 1e-2))).axes
+    (ax,) = plot_lr_sweep(sweep_summary(sweep(rates=(1e-3, 1e-2)))).axes
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
     assert legend == list(ARMS)
 
 
-def test_lr_sweep_plots_the_final_epoch_mean():
-    results = sweep(rates=(1e-3,))
-    (ax,) = plot_lr_sweep(results, metric="loss", split="train").axes
+def test_lr_sweep_plots_the_summarys_mean_and_names_its_quantity():
+    summary = sweep_summary(sweep(), "loss", "train")
+    (ax,) = plot_lr_sweep(summary).axes
     adam = {c.get_label(): c.lines[0] for c in ax.containers}["Adam"]
-    # Epoch 2 train loss: 1/2 + 0.05 * seed, mean over seeds 0, 1.
-    np.testing.assert_allclose(adam.get_ydata(), [(0.5 + 0.025) * (1 + 1e-3)])
+    np.testing.assert_allclose(adam.get_ydata(), summary.loc[summary["arm"] == "Adam", "mean"])
+    assert ax.get_ylabel() == "final train loss"
 
 
 def reached(metric="loss", mode="min", targets=(0.81, 0.61, 0.46)) -> pd.DataFrame:
-    """Epochs for the validation loss of `curves()`: 1/epoch + 0.2 + 0.05 seed, GC 0.1 lower.
+    """Epochs to reach targets of `curves()`'s validation loss, summed up over seeds.
+
+    The loss is 1/epoch + 0.2 + 0.05 seed, GC's 0.1 lower.
 
     Adam reaches 0.81 at epoch 2 in every seed, 0.61 at epochs 3, 3, 4, and
     0.46 only in seed 0 (at epoch 4). GC reaches 0.81 at 2, 2, 2; 0.61 at
     2, 3, 3; 0.46 at 3, 4, 4.
     """
-    return epochs_to_reach(curves(), metric, targets, mode=mode)
+    return reach_summary(epochs_to_reach(curves(), metric, targets, mode=mode))
 
 
 def test_reach_figure_is_labelled_with_hard_targets_on_the_right():
@@ -222,27 +228,24 @@ def test_reach_band_spans_fastest_to_slowest_seed():
     assert (at_hardest.min(), at_hardest.max()) == (4, 5)
 
 
-def test_reach_plot_rejects_empty_and_mixed_frames():
-    with pytest.raises(ValueError, match="empty"):
-        plot_epochs_to_reach(reached().iloc[:0])
+def test_reach_plot_rejects_mixed_frames():
     for other in (
         reached(mode="max", targets=(0.5,)),
-        epochs_to_reach(curves(), "loss", (0.81,), mode="min", sustained=True),
+        reach_summary(epochs_to_reach(curves(), "loss", (0.81,), mode="min", sustained=True)),
     ):
         with pytest.raises(ValueError, match="one at a time"):
             plot_epochs_to_reach(pd.concat([reached(), other]))
 
 
 def test_reach_and_keep_is_labelled_as_such():
-    sustained = epochs_to_reach(curves(), "loss", (0.81, 0.61), mode="min", sustained=True)
+    sustained = reach_summary(
+        epochs_to_reach(curves(), "loss", (0.81, 0.61), mode="min", sustained=True)
+    )
     (ax,) = plot_epochs_to_reach(sustained).axes
     assert ax.get_ylabel() == "epochs to reach and keep it"
 
 
 def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_interval():
-    from gc_tutorial.book.experiments import difference_statistics, paired_differences
-    from gc_tutorial.book.plotting import plot_paired_differences
-
     rows = []
     for seed in range(5):
         for arm, shift in (("Adam", 0.0), ("Adam + GC", -0.1), ("Adam + GC on the update", 0.0)):
@@ -258,7 +261,7 @@ def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_in
             for metric in ("loss", "accuracy")
         ]
     )
-    figure = plot_paired_differences(differences)
+    figure = plot_paired_differences(differences, difference_statistics(differences))
     panels = [ax for ax in figure.axes if ax.get_visible()]
     assert len(panels) == 4
     assert panels[0].get_title() == "nyc_taxi: test loss, epoch 2"
@@ -292,5 +295,45 @@ def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_in
         text.get_text().startswith("no detectable\ndifference\n0/5 better\nMDE")
         for text in ax.texts
     )
+    with pytest.raises(ValueError, match="lack the rows"):
+        plot_paired_differences(differences.iloc[:3], difference_statistics(differences))
+
+
+def test_effect_over_epochs_has_one_line_and_band_per_comparison():
+    rows = []
+    for seed in range(4):
+        for arm, shift in (("Adam", 0.0), ("Adam + GC", -0.1), ("Adam + GC on the update", 0.1)):
+            for epoch in (1, 2, 3):
+                rows.append((seed, arm, epoch, "train", "loss", 1.0 / epoch + shift + 0.01 * seed))
+    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    pairs = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
+    statistics = effect_over_epochs(results, pairs, "loss", "train")
+    (ax,) = plot_effect_over_epochs(statistics).axes
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in lines] == [
+        "Adam + GC − Adam",
+        "Adam + GC on the update − Adam",
+        "Adam + GC on the update − Adam + GC",
+    ]
+    np.testing.assert_allclose(lines[0].get_ydata(), [-0.1] * 3)
+    assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 3
+    assert ax.get_ylabel() == "train loss: GC − baseline\n(GC better below 0)"
+
+
+@pytest.mark.parametrize(
+    "plot, frame",
+    [
+        (plot_curves, lambda: arm_curves(curves(), "loss").iloc[:0]),
+        (plot_lr_sweep, lambda: sweep_summary(sweep()).iloc[:0]),
+        (plot_epochs_to_reach, lambda: reached().iloc[:0]),
+        (plot_effect_over_epochs, lambda: pd.DataFrame()),
+    ],
+)
+def test_a_plot_of_an_empty_frame_says_so(plot, frame):
     with pytest.raises(ValueError, match="empty"):
-        plot_paired_differences(differences.iloc[:0])
+        plot(frame())
+
+
+def test_paired_differences_of_no_statistics_say_so():
+    with pytest.raises(ValueError, match="empty"):
+        plot_paired_differences(pd.DataFrame(), pd.DataFrame())

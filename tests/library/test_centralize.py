@@ -17,6 +17,7 @@ from gc_tutorial import (
     centralize_gradients,
     centralizes,
     fan_in_axes,
+    gc_applies_to,
     mark_kernels,
     unit_means,
 )
@@ -214,13 +215,19 @@ def _variable(shape: tuple[int, ...], name: str) -> keras.Variable:
         ("embeddings", (20, 4), False),
     ],
 )
-def test_centralizes_kernels_only(name, shape, expected):
-    assert centralizes(_variable(shape, name)) is expected
+def test_gc_applies_to_kernels_only(name, shape, expected):
+    assert gc_applies_to(_variable(shape, name)) is expected
 
 
 def test_conv_only_centralizes_conv_kernels_only():
-    assert centralizes(_variable((3, 3, 2, 4), "kernel"), conv_only=True)
-    assert not centralizes(_variable((5, 4), "kernel"), conv_only=True)
+    assert gc_applies_to(_variable((3, 3, 2, 4), "kernel"), conv_only=True)
+    assert not gc_applies_to(_variable((5, 4), "kernel"), conv_only=True)
+
+
+def test_the_old_name_centralizes_still_answers_but_warns_that_it_is_deprecated():
+    kernel = _variable((5, 4), "kernel")
+    with pytest.warns(DeprecationWarning, match="gc_applies_to"):
+        assert centralizes(kernel) is gc_applies_to(kernel)
 
 
 def test_centralize_gradients_with_variables_leaves_non_kernels_alone():

@@ -1,9 +1,10 @@
 """`GCModel` where it must behave as `keras.Model` does (issue #25, items 7-10).
 
 Each test runs on the process's Keras backend (``KERAS_BACKEND``); CI runs
-this file on TensorFlow, JAX and PyTorch. The GC arithmetic itself (GCModel
-trains to the GC optimizers' weights, saves and loads) is specified in
-``test_optimizers.py`` and, across backends, in ``test_backends.py``.
+this file on TensorFlow, JAX and PyTorch. That GCModel trains to the GC
+optimizers' weights is specified with the other routes in
+``test_optimizers.py`` and, across backends, in
+``tests/book/test_backend_check.py``.
 """
 
 from __future__ import annotations
@@ -256,6 +257,34 @@ def test_functional_gcmodel_saves_loads_and_pickles_as_gcmodel(tmp_path):
     assert max_difference(restored.get_weights(), model.get_weights()) == 0.0
     restored.fit(x, y, epochs=1, verbose=0)
     assert GCModel.__bases__ == (keras.Model,)
+
+
+# What fit reports, and the hook for the gradients -------------------------------------------
+
+
+def test_gcmodel_reports_the_same_loss_and_metrics_as_fit():
+    base = small_cnn()
+    x, y = cnn_data()
+    histories = []
+    for model, optimizer in [
+        (fresh_copy(base), GCAdam(1e-2)),
+        (fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2)),
+    ]:
+        model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"])
+        histories.append(model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history)
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(histories[0][key], histories[1][key], atol=1e-6)
+
+
+def test_gcmodel_transform_gradients_is_the_hook_subclasses_override():
+    class NoGCModel(GCModel):
+        def transform_gradients(self, grads, variables):
+            return list(grads)
+
+    base = small_cnn()
+    plain = train(fresh_copy(base), keras.optimizers.Adam(1e-2), steps=3)
+    hooked = train(fresh_copy(base, NoGCModel), keras.optimizers.Adam(1e-2), steps=3)
+    assert max_difference(plain, hooked) < 1e-6
 
 
 # GCModel marks the kernels' layouts before its first step ------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import pickle
 import subprocess
 import sys
@@ -155,20 +154,6 @@ def test_subclass_wrapper_and_gcmodel_train_to_the_same_weights():
     assert max_difference(subclass, model_route) < 1e-6
 
 
-def test_gcmodel_reports_the_same_loss_and_metrics_as_fit():
-    base = small_cnn()
-    x, y = cnn_data()
-    histories = []
-    for model, optimizer in [
-        (fresh_copy(base), GCAdam(1e-2)),
-        (fresh_copy(base, GCModel), keras.optimizers.Adam(1e-2)),
-    ]:
-        model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"])
-        histories.append(model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history)
-    for key in ("loss", "accuracy"):
-        np.testing.assert_allclose(histories[0][key], histories[1][key], atol=1e-6)
-
-
 # 5. Saving and loading keeps the optimizer state --------------------------------------
 
 SAVED_OPTIMIZERS = {
@@ -204,15 +189,6 @@ def test_saved_model_resumes_training_exactly(tmp_path, make_optimizer):
     x, y = cnn_data()
     restored.fit(x, y, batch_size=len(x), epochs=3, shuffle=False, verbose=0)
     assert max_difference(restored.get_weights(), expected) < 1e-6
-
-
-def test_saved_gcmodel_loads_back_as_gcmodel(tmp_path):
-    model = fresh_copy(small_cnn(), GCModel)
-    train(model, keras.optimizers.Adam(1e-2), steps=2)
-    model.save(tmp_path / "model.keras")
-    restored = keras.models.load_model(tmp_path / "model.keras")
-    assert isinstance(restored, GCModel)
-    assert max_difference(restored.get_weights(), model.get_weights()) == 0.0
 
 
 # 6. Edge cases ---------------------------------------------------------------------
@@ -304,6 +280,9 @@ def test_wrapper_delegates_learning_rate_and_iterations():
 
 def test_centralized_returns_one_registered_class_per_base():
     assert centralized(keras.optimizers.Adam) is GCAdam
+    # On PyTorch, keras.optimizers.get("adam") is Keras's fused torch Adam, a
+    # subclass of Adam: the name must still give the one registered GCAdam.
+    assert centralized("adam") is GCAdam
     assert centralized("rmsprop") is GCRMSprop
     lion = centralized(keras.optimizers.Lion)
     assert lion.__name__ == "GCLion" and issubclass(lion, keras.optimizers.Lion)
@@ -524,17 +503,6 @@ def test_wrapper_apply_gradients_returns_the_step_count():
     assert int(wrapper.apply_gradients(zip(zeros, model.trainable_variables, strict=True))) == 1
 
 
-def test_gcmodel_transform_gradients_is_the_hook_subclasses_override():
-    class NoGCModel(GCModel):
-        def transform_gradients(self, grads, variables):
-            return list(grads)
-
-    base = small_cnn()
-    plain = train(fresh_copy(base), keras.optimizers.Adam(1e-2), steps=3)
-    hooked = train(fresh_copy(base, NoGCModel), keras.optimizers.Adam(1e-2), steps=3)
-    assert max_difference(plain, hooked) < 1e-6
-
-
 # Registry --------------------------------------------------------------------------------
 
 
@@ -557,9 +525,8 @@ def test_a_users_class_named_adam_does_not_replace_the_packages_gcadam():
         lambda: GCAdam(conv_only="no"),
         lambda: centralized("adam", conv_only=1),
         lambda: GradientCentralization(keras.optimizers.Adam(), conv_only="yes"),
-        lambda: small_cnn(functools.partial(GCModel, conv_only="no")),
     ],
-    ids=["subclass", "centralized", "wrapper", "GCModel"],
+    ids=["subclass", "centralized", "wrapper"],
 )
 def test_conv_only_must_be_a_bool(build):
     with pytest.raises(TypeError, match="conv_only must be True or False"):
@@ -830,20 +797,3 @@ def test_a_pickled_run_time_class_unpickles_in_a_new_process(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", load, str(path)], capture_output=True, text=True)
     assert done.stdout.split() == ["GCLionOnUpdate", "update", "0.01"], done.stderr[-2000:]
-
-
-# Bad arguments are refused, naming them -------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "build",
-    [
-        lambda: GCAdam(where=1),
-        lambda: centralized("adam", where="Gradient"),
-        lambda: GradientCentralization(keras.optimizers.Adam(), where=""),
-    ],
-    ids=["subclass", "centralized", "wrapper"],
-)
-def test_a_where_of_the_wrong_kind_names_the_choices(build):
-    with pytest.raises(ValueError, match=r"where must be 'gradient'.*'update'.*None"):
-        build()

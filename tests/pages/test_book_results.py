@@ -17,7 +17,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from gc_tutorial.book.experiments import summarize
+from gc_tutorial.book.experiments import arm_summary, paired_statistics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,14 +116,14 @@ def test_chapter_6_shows_the_committed_taxi_study():
     from gc_tutorial.book.experiments.results_file import ResultsFile
 
     results = ResultsFile(STUDY_RESULTS / "nyc_taxi_full.csv").read()
-    (shown,) = stored_tables("06_nyc_taxi.ipynb", 'summarize(results, "mae", "test"')
-    for treatment, baseline in NYC_TAXI.pairs.items():
-        table = summarize(results, "mae", "test", baseline=baseline, treatment=treatment)
-        for arm in (baseline, treatment):
-            mean, std = table.loc[arm, "mean"], table.loc[arm, "std"]
-            assert f"{mean:.3f} ± {std:.3f}" in shown, (arm, shown)
-        assert f"{table.iloc[-1]['mean']:+.4f}" in shown
-        assert table.iloc[-1]["verdict"] in shown
+    (shown,) = stored_tables("06_nyc_taxi.ipynb", 'paired_statistics(results, study.pairs, "mae"')
+    arms = arm_summary(results, "mae", "test").set_index("arm")
+    for row in paired_statistics(results, NYC_TAXI.pairs, "mae", "test").to_dict("records"):
+        for arm in (row["baseline"], row["treatment"]):
+            mean, sd = arms.loc[arm, "mean"], arms.loc[arm, "sd"]
+            assert f"{mean:.3f} ± {sd:.3f}" in shown, (arm, shown)
+        assert f"{row['mean_difference']:+.4f}" in shown
+        assert row["verdict"] in shown
 
 
 def test_the_answer_table_is_recomputed_from_the_committed_results():

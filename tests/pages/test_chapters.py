@@ -54,21 +54,6 @@ def test_every_chapter_opens_with_the_hidden_colab_cell_then_imports_keras_quiet
     ], statements[:2]
 
 
-def test_the_provenance_line_names_date_profile_backend_and_versions(monkeypatch):
-    import datetime
-
-    import keras
-
-    from gc_tutorial.book.experiments.provenance import page_provenance
-
-    monkeypatch.setenv("GC_TUTORIAL_PROFILE", "smoke")
-    line = page_provenance()
-    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-    assert line.startswith(f"Outputs made on {today} (UTC) with the smoke profile, ")
-    assert f"Keras backend {keras.backend.backend()} on " in line
-    assert f"keras {keras.__version__}" in line and "gc_tutorial " in line
-
-
 @pytest.mark.parametrize("path", CHAPTERS, ids=[path.stem for path in CHAPTERS])
 def test_every_chapter_ends_by_saying_what_made_its_outputs(path):
     last = code_cells(path)[-1]

@@ -9,16 +9,27 @@ the same data order and dropout and augmentation draws. The submodules:
 - :mod:`~gc_tutorial.book.experiments.frames` -- the tidy results frame
   (:data:`RESULT_COLUMNS`, one value per row);
 - :mod:`~gc_tutorial.book.experiments.training` -- one seeded training run;
-- :mod:`~gc_tutorial.book.experiments.runner` -- :func:`compare_optimizers`,
-  :func:`lr_sweep`, and the resumable :func:`run_study` / :func:`study_status`;
+- :mod:`~gc_tutorial.book.experiments.runner` -- :func:`run_study`, the one
+  runner: resumable, here, in worker processes or on any executor (a Dask
+  cluster's);
+- :mod:`~gc_tutorial.book.experiments.plan` -- which runs a results file holds
+  and which are to do (:func:`study_status`);
 - :mod:`~gc_tutorial.book.experiments.results_file` and
   :mod:`~gc_tutorial.book.experiments.provenance` -- a study's results CSV and the
   record of where and with what each run was made;
-- :mod:`~gc_tutorial.book.experiments.studies` -- the two studies as data
-  (:class:`Study`, :data:`STUDIES`);
+- :mod:`~gc_tutorial.book.experiments.study` -- what a study is
+  (:class:`Study`, :class:`Scale`);
+- :mod:`~gc_tutorial.book.experiments.studies` -- the book's studies, pilots
+  and learning-rate sweep as data (:data:`STUDIES`, :func:`lr_sweep_frame`);
+- :mod:`~gc_tutorial.book.experiments.pilots` -- what a pilot chooses
+  (:func:`pilot_choice`);
 - :mod:`~gc_tutorial.book.experiments.taxi` -- the taxi-fare data preparation;
-- :mod:`~gc_tutorial.book.experiments.stats` -- summaries over seeds and the
+- :mod:`~gc_tutorial.book.experiments.paired` -- summaries over seeds and the
   paired statistics fixed before the runs (:func:`paired_report`);
+- :mod:`~gc_tutorial.book.experiments.inference` -- the tests of significance
+  (Wilcoxon signed-rank) and Holm's adjustment;
+- :mod:`~gc_tutorial.book.experiments.answer` -- the answer page's verdict
+  table and sentences;
 - :mod:`~gc_tutorial.book.experiments.reach` -- epochs needed to reach a target;
 - ``python -m gc_tutorial.book.experiments`` -- the command line
   (:mod:`~gc_tutorial.book.experiments.__main__`).
@@ -29,6 +40,19 @@ from gc_tutorial.book.experiments.frames import (
     SEVERAL_RUNS_ERROR,
     metric_rows,
 )
+from gc_tutorial.book.experiments.paired import (
+    METRIC_KINDS,
+    arm_curves,
+    arm_summary,
+    difference_statistics,
+    minimum_detectable_difference,
+    paired_differences,
+    paired_report,
+    paired_statistics,
+    sweep_summary,
+)
+from gc_tutorial.book.experiments.pilots import pilot_choice
+from gc_tutorial.book.experiments.plan import study_status
 from gc_tutorial.book.experiments.profiles import (
     PROFILE_ENV,
     PROFILES,
@@ -38,34 +62,20 @@ from gc_tutorial.book.experiments.profiles import (
 from gc_tutorial.book.experiments.reach import (
     REACH_COLUMNS,
     epochs_to_reach,
+    reach_summary,
     summarize_epochs_to_reach,
 )
-from gc_tutorial.book.experiments.runner import (
-    compare_optimizers,
-    lr_sweep,
-    run_study,
-    study_status,
-)
-from gc_tutorial.book.experiments.stats import (
-    METRIC_KINDS,
-    arm_summary,
-    difference_statistics,
-    minimum_detectable_difference,
-    paired_differences,
-    paired_report,
-    paired_statistics,
-    summarize,
-)
+from gc_tutorial.book.experiments.runner import run_study
 from gc_tutorial.book.experiments.studies import (
     HORSES_OR_HUMANS,
     NYC_TAXI,
+    NYC_TAXI_LR_SWEEP,
     NYC_TAXI_SGD_PILOT,
     STUDIES,
-    Scale,
-    Study,
-    pilot_choice,
+    lr_sweep_frame,
     resolve_study,
 )
+from gc_tutorial.book.experiments.study import Scale, Study
 from gc_tutorial.book.experiments.taxi import (
     clean_taxi_trips,
     taxi_fare_arrays,
@@ -80,11 +90,9 @@ __all__ = [
     "PROFILES",
     "current_profile",
     "RESULT_COLUMNS",
-    "compare_optimizers",
-    "summarize",
-    "lr_sweep",
     "REACH_COLUMNS",
     "epochs_to_reach",
+    "reach_summary",
     "summarize_epochs_to_reach",
     "run_study",
     "study_status",
@@ -92,12 +100,16 @@ __all__ = [
     "Study",
     "STUDIES",
     "NYC_TAXI_SGD_PILOT",
+    "NYC_TAXI_LR_SWEEP",
+    "lr_sweep_frame",
     "pilot_choice",
     "HORSES_OR_HUMANS",
     "NYC_TAXI",
     "resolve_study",
     "METRIC_KINDS",
     "arm_summary",
+    "arm_curves",
+    "sweep_summary",
     "paired_differences",
     "difference_statistics",
     "paired_statistics",

@@ -3,28 +3,35 @@
 Usage::
 
     python -m gc_tutorial.book.experiments run STUDY [--profile full|smoke]
-        [--arms ARM ...] [--seeds SEED ...] [--workers N] [--out CSV]
+        [--arms ARM ...] [--seeds SEED ...] [--workers N | --scheduler ADDRESS]
+        [--out CSV]
     python -m gc_tutorial.book.experiments status STUDY [--profile full|smoke]
         [--out CSV]
 
-``STUDY`` is ``nyc_taxi``, ``horses_or_humans`` or ``module:ATTRIBUTE``
-naming a :class:`~gc_tutorial.book.experiments.Study`. The profile defaults to
-``$GC_TUTORIAL_PROFILE`` (else ``full``), the output to
-``chapters/results/studies/STUDY_PROFILE.csv`` under the current folder. Each
-finished run is appended to the output at once, so an interrupted ``run``
-resumes where it stopped when started again.
+``STUDY`` is a name in :data:`~gc_tutorial.book.experiments.STUDIES`
+(``nyc_taxi``, ``nyc_taxi_lr_sweep``, ``horses_or_humans``, the pilots) or
+``module:ATTRIBUTE`` naming a :class:`~gc_tutorial.book.experiments.Study`.
+The profile defaults to ``$GC_TUTORIAL_PROFILE`` (else ``full``), the output
+to ``chapters/results/studies/STUDY_PROFILE.csv`` under the current folder.
+Each finished run is appended to the output at once, so an interrupted
+``run`` resumes where it stopped when started again. ``--scheduler`` runs the
+runs on the Dask cluster whose scheduler is at ``ADDRESS`` (the ``dask``
+extra), this process writing the output.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
 import os
 import pathlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
+from gc_tutorial.book.experiments.plan import study_status
 from gc_tutorial.book.experiments.profiles import PROFILE_ENV
-from gc_tutorial.book.experiments.runner import run_study, study_status
+from gc_tutorial.book.experiments.runner import run_study
 from gc_tutorial.book.experiments.studies import STUDIES, resolve_study
 
 _GPU_SHARING = {
@@ -57,13 +64,38 @@ def _parser() -> argparse.ArgumentParser:
             type=pathlib.Path,
             help="results CSV (default: chapters/results/studies/STUDY_PROFILE.csv)",
         )
-    run.add_argument("--arms", nargs="+", help="arms to run (default: all)")
+    run.add_argument("--arms", nargs="+", help="arms to run (default: the profile's)")
     run.add_argument("--seeds", nargs="+", type=int, help="seeds to run (default: the profile's)")
     run.add_argument(
         "--workers", type=int, default=1, help="runs at a time, each in its own process"
     )
+    run.add_argument(
+        "--scheduler",
+        help="run on the Dask cluster of this scheduler address, e.g. host:8786",
+    )
     run.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
     return parser
+
+
+@contextlib.contextmanager
+def _executor(address: str | None) -> Iterator[concurrent.futures.Executor | None]:
+    """The executor of the Dask cluster whose scheduler is at ``address``, if any.
+
+    Raises:
+        ValueError: Dask's ``distributed`` is not installed.
+    """
+    if address is None:
+        yield None
+        return
+    try:
+        import distributed
+    except ImportError as error:
+        raise ValueError(
+            f"--scheduler needs Dask's distributed ({error}); install the dask "
+            'extra: pip install -e ".[dask]".'
+        ) from error
+    with distributed.Client(address) as client:
+        yield client.get_executor()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,18 +119,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(table.to_string(index=False))
             return 0
         if args.workers > 1:
+            if args.scheduler:
+                raise ValueError("Give --workers or --scheduler, not both.")
             for variable, value in _GPU_SHARING.items():
                 os.environ.setdefault(variable, value)
-        run_study(
-            args.study,
-            args.profile,
-            out,
-            arms=args.arms,
-            seeds=args.seeds,
-            workers=args.workers,
-            progress=lambda line: print(line, flush=True),
-            verbose=args.verbose,
-        )
+        with _executor(args.scheduler) as executor:
+            run_study(
+                args.study,
+                args.profile,
+                out,
+                arms=args.arms,
+                seeds=args.seeds,
+                workers=args.workers,
+                executor=executor,
+                progress=lambda line: print(line, flush=True),
+                verbose=args.verbose,
+            )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

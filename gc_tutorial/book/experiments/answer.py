@@ -6,11 +6,12 @@ quantities (the final training loss, and the study's first test metric at
 the last epoch), :func:`verdict_table` gives the paired difference over the
 seeds both arms have run, its 95% interval, the sign count, the Wilcoxon
 signed-rank p adjusted for the number of comparisons by Holm's method
-within the study (its *family*: every row of that study's table), the
+within the study (its *family*: every row of that study's table; Holm's
+method is :func:`~gc_tutorial.book.experiments.inference.holm`), the
 smallest difference the seeds would detect, and a verdict:
 
 - ``"better"`` or ``"worse"``: the Holm-adjusted p is below
-  :data:`~gc_tutorial.book.experiments.stats.ALPHA`; the direction is the
+  :data:`~gc_tutorial.book.experiments.paired.ALPHA`; the direction is the
   mean difference's, read with the metric's direction (a lower loss is
   better);
 - ``"within noise"``: it is not;
@@ -23,19 +24,22 @@ prose comes from the numbers (the page glues it in with myst-nb).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from gc_tutorial.book.experiments.stats import ALPHA, paired_statistics
+from gc_tutorial.book.experiments.inference import holm
+from gc_tutorial.book.experiments.paired import (
+    ALPHA,
+    paired_statistics,
+    paired_statistics_per_epoch,
+)
 
 __all__ = [
     "UPDATE_VS_GRADIENT",
     "VERDICT_COLUMNS",
     "comparisons",
-    "holm",
     "verdict_table",
     "effect_over_epochs",
     "format_p",
@@ -69,69 +73,37 @@ VERDICT_COLUMNS = (
 """Columns of :func:`verdict_table`, in order."""
 
 
-def comparisons(pairs: Mapping[str, str]) -> dict[str, str]:
+def comparisons(pairs: Mapping[str, str]) -> list[tuple[str, str]]:
     """A study's pairs, plus GC on the update against GC on the gradient.
 
     Args:
         pairs: GC arm to its baseline, a :class:`Study`'s ``pairs``.
 
     Returns:
-        Treatment to baseline: ``pairs``, and :data:`UPDATE_VS_GRADIENT`
-        when both of its arms are GC arms of ``pairs``.
+        ``(arm, baseline)`` for every item of ``pairs``, in order, then
+        :data:`UPDATE_VS_GRADIENT` when both of its arms are GC arms of
+        ``pairs`` (its arm is then compared twice, with two baselines).
     """
-    table = dict(pairs)
+    table = list(pairs.items())
     update, gradient = UPDATE_VS_GRADIENT
     if update in pairs and gradient in pairs:
-        table[f"{update} (vs {gradient})"] = gradient
+        table.append(UPDATE_VS_GRADIENT)
     return table
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment of a family of p-values.
-
-    The k-th smallest p (from k = 0) is multiplied by ``m - k``, and the
-    adjusted values are made non-decreasing in that order and capped at 1.
-    Rejecting where the adjusted p is below alpha controls the chance of any
-    false "better" or "worse" in the family at alpha. NaN p-values (no test)
-    are kept as NaN and do not count in ``m``.
-
-    Args:
-        p_values: The family's p-values.
-
-    Returns:
-        The adjusted p-values, in the order given.
-    """
-    p = np.asarray(p_values, dtype=float)
-    adjusted = np.full(p.shape, math.nan)
-    tested = np.flatnonzero(~np.isnan(p))
-    order = tested[np.argsort(p[tested], kind="stable")]
-    m = len(order)
-    running = 0.0
-    for k, index in enumerate(order):
-        running = max(running, min(1.0, (m - k) * p[index]))
-        adjusted[index] = running
-    return adjusted
-
-
-def _arm_of(treatment: str) -> str:
-    """The arm a comparison's treatment label names."""
-    return treatment.split(" (vs ", 1)[0]
 
 
 def _paired_runs(
     results: pd.DataFrame, pairs: Mapping[str, str]
-) -> Iterator[tuple[str, str, str, pd.DataFrame]]:
-    """Each comparison's label, arm, baseline and the runs of seeds both have run.
+) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """Each comparison's arm, baseline and the runs of the seeds both have run.
 
     Comparisons with no such seed are left out.
     """
-    for treatment, baseline in comparisons(pairs).items():
-        arm = _arm_of(treatment)
+    for arm, baseline in comparisons(pairs):
         runs = results[results["arm"].isin([arm, baseline])]
         seeds = runs.groupby("seed")["arm"].nunique()
         paired = runs[runs["seed"].isin(seeds.index[seeds == 2])]
         if not paired.empty:
-            yield treatment, arm, baseline, paired
+            yield arm, baseline, paired
 
 
 def verdict_table(
@@ -156,15 +128,16 @@ def verdict_table(
     Returns:
         A frame with columns :data:`VERDICT_COLUMNS`, two rows per comparison
         whose arms are both in ``results`` (final training loss, then the
-        test metric), computed over the seeds both arms have run.
+        test metric), computed over the seeds both arms have run;
+        ``treatment`` is the comparison's GC arm.
     """
     epoch = int(results["epoch"].max()) if epoch is None else int(epoch)
     rows = []
-    for treatment, arm, baseline, paired in _paired_runs(results, pairs):
+    for arm, baseline, paired in _paired_runs(results, pairs):
         for metric, split in (("loss", "train"), (test_metric, "test")):
             statistics = paired_statistics(paired, {arm: baseline}, metric, split, epoch=epoch)
             row = statistics.iloc[0].to_dict()
-            row.update(study=study, treatment=treatment, p=row.pop("wilcoxon_p"))
+            row.update(study=study, p=row.pop("wilcoxon_p"))
             rows.append(row)
     table = pd.DataFrame(rows, columns=[c for c in VERDICT_COLUMNS if c != "p_holm"])
     table.insert(VERDICT_COLUMNS.index("p_holm"), "p_holm", holm(table["p"].to_numpy()))
@@ -184,16 +157,16 @@ def effect_over_epochs(
         split: E.g. ``"train"`` or ``"test"``.
 
     Returns:
-        Rows of :func:`~gc_tutorial.book.experiments.stats.paired_statistics`
-        for every comparison and epoch (over the seeds both arms have run),
-        with ``treatment`` as :func:`comparisons` labels it. The intervals are
-        per epoch, unadjusted: they show the course, not a test.
+        Rows of
+        :func:`~gc_tutorial.book.experiments.paired.paired_statistics_per_epoch`
+        for every comparison (:func:`comparisons`), over the seeds both arms
+        have run. The intervals are per epoch, unadjusted: they show the
+        course, not a test.
     """
-    frames = []
-    for treatment, arm, baseline, paired in _paired_runs(results, pairs):
-        for epoch in sorted(paired["epoch"].unique()):
-            frame = paired_statistics(paired, {arm: baseline}, metric, split, epoch=int(epoch))
-            frames.append(frame.assign(treatment=treatment))
+    frames = [
+        paired_statistics_per_epoch(paired, {arm: baseline}, metric, split)
+        for arm, baseline, paired in _paired_runs(results, pairs)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -224,7 +197,7 @@ def _quantity(row: Mapping[str, Any]) -> str:
 
 
 def _comparison(row: Mapping[str, Any]) -> str:
-    return f"{_arm_of(str(row['treatment']))} vs {row['baseline']}"
+    return f"{row['treatment']} vs {row['baseline']}"
 
 
 def _digits(row: Mapping[str, Any]) -> int:

@@ -2,7 +2,8 @@
 
 One row per value: ``seed``, ``arm``, ``epoch``, ``split``, ``metric``,
 ``value`` (:data:`RESULT_COLUMNS`). This module holds that schema and the
-row selections the summaries and figures share.
+row selections the summaries and figures share, down to each run's value at
+one epoch (:func:`run_values`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Collection
 
 import pandas as pd
 
-__all__ = ["RESULT_COLUMNS", "SEVERAL_RUNS_ERROR", "metric_rows", "check_arms"]
+__all__ = ["RESULT_COLUMNS", "SEVERAL_RUNS_ERROR", "metric_rows", "check_arms", "run_values"]
 
 RESULT_COLUMNS = ("seed", "arm", "epoch", "split", "metric", "value")
 """Columns of a results frame, in order."""
@@ -55,3 +56,61 @@ def check_arms(arms: Collection[str], baseline: str, treatment: str) -> None:
     for arm in (baseline, treatment):
         if arm not in arms:
             raise ValueError(f"No arm {arm!r} in the results; arms: {sorted(arms)}.")
+
+
+def run_values(
+    results: pd.DataFrame,
+    metric: str,
+    split: str,
+    *,
+    epoch: int | None = None,
+    window: int = 1,
+) -> pd.DataFrame:
+    """Each run's value of ``metric`` on ``split`` at an epoch, or averaged.
+
+    Args:
+        results: A results frame with one run per arm and seed.
+        metric: Metric, e.g. ``"loss"`` or ``"accuracy"``.
+        split: ``"train"``, ``"validation"`` or ``"test"``.
+        epoch: The reporting epoch; ``None`` for the last one in the results.
+        window: Average over this many epochs ending at ``epoch`` (all of
+            them, from epoch 1, when ``epoch`` is smaller). A non-finite value
+            in the window makes the average non-finite.
+
+    Returns:
+        A frame with columns ``arm``, ``seed``, ``epoch``, ``window`` (the
+        number of epochs averaged) and ``value``, one row per run.
+
+    Raises:
+        ValueError: ``window < 1``; the metric is missing on the split; a
+            seed has several runs of one arm; or a run lacks a value at an
+            epoch of the window.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least 1; got {window}.")
+    rows = metric_rows(results, metric, split)
+    if rows.duplicated(["arm", "seed", "epoch"]).any():
+        raise ValueError(SEVERAL_RUNS_ERROR)
+    epoch = int(rows["epoch"].max()) if epoch is None else int(epoch)
+    window = min(window, epoch)
+    first = epoch - window + 1
+    in_window = rows[rows["epoch"].between(first, epoch)]
+    runs = rows.groupby(["arm", "seed"]).size().index
+    counts = in_window.groupby(["arm", "seed"]).size().reindex(runs, fill_value=0)
+    short = list(counts.index[counts < window])
+    if short:
+        epochs = "epoch" if window == 1 else "every epoch"
+        span = f"{epoch}" if window == 1 else f"{first} to {epoch}"
+        raise ValueError(
+            f"The results lack {split!r} {metric!r} at {epochs} {span} for "
+            f"{len(short)} run(s) (arm, seed), e.g. {short[:3]}; they hold it at "
+            f"epochs {sorted(set(rows['epoch']))}. Ask for an epoch and window "
+            "those runs have (a test set evaluated once has only the last "
+            "epoch), or run a study with run_study, which evaluates the test "
+            "set after every epoch."
+        )
+    values = in_window.groupby(["arm", "seed"], sort=False)["value"].mean(skipna=False)
+    frame = values.reset_index()
+    frame.insert(2, "epoch", epoch)
+    frame.insert(3, "window", window)
+    return frame

@@ -1,9 +1,9 @@
 """How much the book's chapters run: the ``full`` and ``smoke`` profiles.
 
 The environment variable ``GC_TUTORIAL_PROFILE`` chooses one (see
-:func:`current_profile`). The studies run from the command line have their
-own seeds and epochs per profile
-(:class:`gc_tutorial.book.experiments.studies.Scale`).
+:func:`current_profile`). What each profile runs -- seeds, epochs, data,
+arms -- is in each study, per profile name
+(:class:`gc_tutorial.book.experiments.study.Scale`).
 """
 
 from __future__ import annotations
@@ -27,37 +27,19 @@ class Profile:
     few seeds, few epochs and little data, so that CI can execute every
     chapter in minutes. Numbers from a smoke run say nothing about GC.
 
+    What a profile runs lives in each
+    :class:`~gc_tutorial.book.experiments.study.Study`, one
+    :class:`~gc_tutorial.book.experiments.study.Scale` per profile name: a
+    chapter runs its studies at ``current_profile().name``.
+
     Attributes:
         name: ``"full"`` or ``"smoke"``.
-        lr_grid: Learning rates of the taxi-fare learning-rate sweep, up to
-            rates at which plain Adam fails.
-        sweep_seeds: Seeds of the learning-rate sweep.
-        sweep_epochs: Epochs per learning-rate sweep run.
-
-    The studies' scales (seeds, epochs, image size) live in each
-    :class:`~gc_tutorial.book.experiments.studies.Study`, one per profile.
     """
 
     name: str
-    lr_grid: tuple[float, ...]
-    sweep_seeds: tuple[int, ...]
-    sweep_epochs: int
 
 
-PROFILES: Mapping[str, Profile] = {
-    "full": Profile(
-        name="full",
-        lr_grid=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
-        sweep_seeds=(0, 1, 2),
-        sweep_epochs=10,
-    ),
-    "smoke": Profile(
-        name="smoke",
-        lr_grid=(1e-3, 1.0),
-        sweep_seeds=(0,),
-        sweep_epochs=2,
-    ),
-}
+PROFILES: Mapping[str, Profile] = {name: Profile(name=name) for name in ("full", "smoke")}
 
 
 def current_profile() -> Profile:

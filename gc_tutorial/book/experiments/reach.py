@@ -1,9 +1,10 @@
 """Speed to quality: how many epochs each run needs to reach a target.
 
 :func:`epochs_to_reach` reads a results frame the other way round from
-:func:`gc_tutorial.book.experiments.stats.summarize`: not "where does each arm
-end?" but "when does each run first get this good?";
-:func:`summarize_epochs_to_reach` compares two arms' answers over seeds.
+:func:`gc_tutorial.book.experiments.paired.arm_summary`: not "where does each
+arm end?" but "when does each run first get this good?";
+:func:`reach_summary` sums each arm's answers up over seeds, and
+:func:`summarize_epochs_to_reach` compares two arms' answers seed by seed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import pandas as pd
 
 from gc_tutorial.book.experiments.frames import SEVERAL_RUNS_ERROR, check_arms, metric_rows
 
-__all__ = ["REACH_COLUMNS", "epochs_to_reach", "summarize_epochs_to_reach"]
+__all__ = [
+    "REACH_COLUMNS",
+    "epochs_to_reach",
+    "REACH_SUMMARY_COLUMNS",
+    "reach_summary",
+    "summarize_epochs_to_reach",
+]
 
 REACH_COLUMNS = (
     "metric",
@@ -56,8 +63,7 @@ def epochs_to_reach(
     from which it stays at or past the target up to its last epoch.
 
     Args:
-        results: A frame as :func:`compare_optimizers` returns, with one run
-            per arm and seed.
+        results: A results frame with one run per arm and seed.
         metric: Metric to follow, e.g. ``"mae"`` or ``"accuracy"``.
         targets: Values to reach.
         mode: ``"min"`` if lower values are better, ``"max"`` if higher.
@@ -105,6 +111,59 @@ def epochs_to_reach(
     return pd.DataFrame(reached_rows, columns=list(REACH_COLUMNS))
 
 
+REACH_SUMMARY_COLUMNS = (
+    "metric",
+    "split",
+    "mode",
+    "sustained",
+    "target",
+    "arm",
+    "seeds",
+    "reached",
+    "median",
+    "min",
+    "max",
+    "epochs_run",
+)
+"""Columns of the frame :func:`reach_summary` returns, in order."""
+
+
+def reach_summary(reached: pd.DataFrame) -> pd.DataFrame:
+    """Each arm's epochs to reach each target, summed up over seeds.
+
+    Args:
+        reached: A frame as :func:`epochs_to_reach` returns (several
+            metrics, splits, modes or definitions may be stacked).
+
+    Returns:
+        A tidy frame with columns :data:`REACH_SUMMARY_COLUMNS`, one row per
+        metric, split, mode, definition, target (increasing) and arm (in
+        order of appearance): ``seeds``; how many of them ``reached`` the
+        target; the ``median``, ``min`` and ``max`` over seeds of the epochs
+        needed, ``inf`` standing for "not reached" (a median is ``inf`` when
+        half the seeds or more never got there); and ``epochs_run``, the
+        most epochs any of the runs had.
+    """
+    keys = ["metric", "split", "mode", "sustained", "target", "arm"]
+    order = {arm: index for index, arm in enumerate(pd.unique(reached["arm"]))}
+    summary = (
+        reached.groupby(keys)
+        .agg(
+            seeds=("seed", "size"),
+            reached=("epoch", lambda epochs: int(np.isfinite(epochs).sum())),
+            median=("epoch", "median"),  # inf-aware: "not reached"
+            min=("epoch", "min"),
+            max=("epoch", "max"),
+            epochs_run=("epochs_run", "max"),
+        )
+        .reset_index()
+    )
+    in_order = summary.sort_values(
+        keys, key=lambda column: column.map(order) if column.name == "arm" else column
+    )
+    return in_order[list(REACH_SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
 def summarize_epochs_to_reach(
     reached: pd.DataFrame, *, baseline: str, treatment: str
 ) -> pd.DataFrame:
@@ -140,14 +199,12 @@ def summarize_epochs_to_reach(
             f"{baseline!r} and {treatment!r} were not run on the same seeds; "
             "a paired comparison needs both arms for every seed."
         )
-    by_target = epochs.groupby(level="target")
-    columns: dict[tuple[str, str], pd.Series] = {}
-    for arm in (baseline, treatment):
-        per_arm = by_target[arm]
-        columns[(arm, "reached")] = per_arm.agg(lambda e: int(np.isfinite(e).sum()))
-        columns[(arm, "median")] = per_arm.median()  # inf-aware: "not reached"
-        columns[(arm, "min")] = per_arm.min()
-        columns[(arm, "max")] = per_arm.max()
+    per_arm = reach_summary(reached).set_index(["arm", "target"])
+    columns: dict[tuple[str, str], pd.Series] = {
+        (arm, statistic): per_arm.loc[arm, statistic]
+        for arm in (baseline, treatment)
+        for statistic in ("reached", "median", "min", "max")
+    }
     paired = f"{treatment} vs {baseline}"
     difference = epochs[treatment] - epochs[baseline]
     both_missed = np.isinf(epochs[treatment]) & np.isinf(epochs[baseline])

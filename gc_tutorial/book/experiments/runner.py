@@ -1,14 +1,16 @@
-"""Seeded, paired comparisons of optimizers: in one call, or resumable.
+"""Run a study resumably: each (arm, seed) run in a process of its own choosing.
 
 A fair comparison of "Adam" against "Adam + GC" changes nothing but the
 optimizer: every arm of a seed starts from the seed's initial weights and
 sees the seed's data order and dropout and augmentation draws
-(:mod:`gc_tutorial.book.experiments.training`). :func:`compare_optimizers` and
-:func:`lr_sweep` run such comparisons in the calling process and return a
-tidy frame. :func:`run_study` runs a :class:`~gc_tutorial.book.experiments.Study`
-run by run, in worker processes if asked, appending each finished run to a
-results file (:class:`~gc_tutorial.book.experiments.results_file.ResultsFile`)
-and skipping the runs already there; :func:`study_status` says what is done.
+(:mod:`gc_tutorial.book.experiments.training`). :func:`run_study` runs the
+runs of a :class:`~gc_tutorial.book.experiments.Study` that its results file
+lacks (:func:`~gc_tutorial.book.experiments.plan.plan_runs`), here, in a
+pool of worker processes, or on any ``concurrent.futures.Executor`` (a Dask
+cluster's), appending each finished run to the file
+(:class:`~gc_tutorial.book.experiments.results_file.ResultsFile`).
+:func:`~gc_tutorial.book.experiments.plan.study_status`, which says what is
+done, is importable from here too.
 """
 
 from __future__ import annotations
@@ -20,151 +22,22 @@ import multiprocessing
 import os
 import pickle
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 import pandas as pd
 
-from gc_tutorial.book.experiments.frames import RESULT_COLUMNS
+from gc_tutorial.book.experiments.plan import plan_runs, study_status
 from gc_tutorial.book.experiments.provenance import (
     environment,
     optimizer_description,
     weights_fingerprint,
 )
-from gc_tutorial.book.experiments.results_file import ResultsFile
-from gc_tutorial.book.experiments.studies import Study, resolve_study
+from gc_tutorial.book.experiments.studies import resolve_study
+from gc_tutorial.book.experiments.study import Study
 from gc_tutorial.book.experiments.training import Row, seed_start, train_run
 
-__all__ = ["compare_optimizers", "lr_sweep", "run_study", "study_status"]
-
-
-def compare_optimizers(
-    build_model: Callable[[], keras.Model],
-    arms: Mapping[str, Callable[[], keras.optimizers.Optimizer]],
-    data: Callable[[int], tuple[Any, Any, Any]],
-    seeds: Sequence[int],
-    epochs: int,
-    compile_kwargs: Mapping[str, Any],
-    verbose: int = 0,
-) -> pd.DataFrame:
-    """Train one model per arm and seed, every arm from the same start.
-
-    For each seed, ``keras.utils.set_random_seed(seed)`` is called and
-    ``build_model()`` gives the seed's initial weights. Then, for each arm,
-    the seed is set again, a fresh model is built and given those initial
-    weights, compiled with the arm's optimizer, trained for ``epochs`` epochs
-    with validation after each, and evaluated on the test set. Within a seed
-    the arms therefore differ only in the optimizer: same initial weights,
-    same data order, same dropout and augmentation draws.
-
-    Args:
-        build_model: Returns a new, uncompiled model.
-        arms: Arm name to optimizer factory, e.g. ``{"Adam": lambda:
-            keras.optimizers.Adam(1e-3), "Adam + GC": lambda:
-            gc_tutorial.GCAdam(1e-3)}``. A factory is called once per run,
-            so no optimizer state is shared.
-        data: Given a seed, returns new ``(train, validation, test)``
-            datasets, each something ``model.fit(x=...)`` takes whole (a
-            ``tf.data.Dataset`` yielding ``(x, y)`` batches, a
-            ``keras.utils.PyDataset``). It is called once per arm, after the
-            seed is set, so each arm gets a fresh pipeline: shuffle it with
-            the seed to give every arm the same order. ``fit`` runs with
-            ``shuffle=False``; the order is the pipeline's.
-        seeds: Seeds to repeat the comparison over.
-        epochs: Training epochs per run.
-        compile_kwargs: Passed to ``model.compile`` with the optimizer, e.g.
-            ``{"loss": "mse", "metrics": ["mae"]}``. Give metrics by name so
-            that every model gets its own metric objects.
-        verbose: Passed to ``fit`` and ``evaluate``.
-
-    Returns:
-        A tidy frame with columns :data:`RESULT_COLUMNS`: ``seed``, ``arm``,
-        ``epoch`` (1-based), ``split`` (``"train"``, ``"validation"`` or
-        ``"test"``), ``metric`` (``"loss"`` and the compiled metrics'
-        names) and ``value``. Train and validation rows come for every
-        epoch; test rows once, with ``epoch`` equal to ``epochs``. The
-        wall time of each epoch, validation included, is the metric
-        ``"epoch_time_s"`` of split ``"train"``. A diverged run's
-        non-finite values are kept as they are.
-
-    Raises:
-        ValueError: ``arms`` or ``seeds`` is empty, or ``epochs < 1``.
-    """
-    if not arms:
-        raise ValueError("compare_optimizers needs at least one arm.")
-    if len(seeds) == 0:
-        raise ValueError("compare_optimizers needs at least one seed.")
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1; got {epochs}.")
-    rows: list[Row] = []
-    for seed in seeds:
-        initial_weights = seed_start(build_model, seed)
-        for arm, make_optimizer in arms.items():
-            rows += train_run(
-                build_model,
-                make_optimizer,
-                data,
-                arm=arm,
-                seed=seed,
-                epochs=epochs,
-                compile_kwargs=compile_kwargs,
-                initial_weights=initial_weights,
-                verbose=verbose,
-            )
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-
-
-def lr_sweep(
-    build_model: Callable[[], keras.Model],
-    optimizer_classes: Mapping[str, Callable[..., keras.optimizers.Optimizer]],
-    learning_rates: Sequence[float],
-    data: Callable[[int], tuple[Any, Any, Any]],
-    seeds: Sequence[int],
-    epochs: int,
-    compile_kwargs: Mapping[str, Any],
-    verbose: int = 0,
-) -> pd.DataFrame:
-    """Run :func:`compare_optimizers` at every learning rate.
-
-    At each learning rate the arms are ``optimizer_class(learning_rate=lr)``
-    and, as in :func:`compare_optimizers`, start from the seed's initial
-    weights; with a ``build_model`` that depends only on the seed, that is
-    the same start at every learning rate too. A learning rate at which
-    training diverges gives non-finite values, kept as they are.
-
-    Args:
-        build_model: As for :func:`compare_optimizers`.
-        optimizer_classes: Arm name to optimizer class (or any callable
-            taking ``learning_rate``), e.g. ``{"Adam": keras.optimizers.Adam,
-            "Adam + GC": gc_tutorial.GCAdam}``.
-        learning_rates: Learning rates to try.
-        data: As for :func:`compare_optimizers`.
-        seeds: As for :func:`compare_optimizers`.
-        epochs: As for :func:`compare_optimizers`.
-        compile_kwargs: As for :func:`compare_optimizers`.
-        verbose: As for :func:`compare_optimizers`.
-
-    Returns:
-        The frames of :func:`compare_optimizers`, one per learning rate,
-        stacked, with a first column ``learning_rate``.
-
-    Raises:
-        ValueError: ``learning_rates`` is empty, or as for
-            :func:`compare_optimizers`.
-    """
-    if len(learning_rates) == 0:
-        raise ValueError("lr_sweep needs at least one learning rate.")
-    frames = []
-    for learning_rate in learning_rates:
-        arms = {
-            name: functools.partial(optimizer_class, learning_rate=learning_rate)
-            for name, optimizer_class in optimizer_classes.items()
-        }
-        frame = compare_optimizers(build_model, arms, data, seeds, epochs, compile_kwargs, verbose)
-        frame.insert(0, "learning_rate", float(learning_rate))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+__all__ = ["run_study", "study_status"]
 
 
 def _run_one(
@@ -203,51 +76,7 @@ def _run_one(
     return rows, record
 
 
-def _plan(
-    study_reference: str | Study,
-    profile: str,
-    out: str | os.PathLike[str],
-    arms: Sequence[str] | None,
-    seeds: Sequence[int] | None,
-) -> tuple[Study, list[tuple[str, int]], ResultsFile, dict]:
-    """The study, the runs still to do, the results file, and the runs done."""
-    study = resolve_study(study_reference)
-    scale = study.scale(profile)
-    arms = list(study.arms) if arms is None else list(arms)
-    unknown = [arm for arm in arms if arm not in study.arms]
-    if unknown:
-        raise ValueError(
-            f"Study {study.name!r} has no arm(s) {unknown}; its arms: {list(study.arms)}."
-        )
-    seeds = list(scale.seeds) if seeds is None else [int(seed) for seed in seeds]
-    if not arms or not seeds:
-        raise ValueError("Nothing to run: give at least one arm and one seed.")
-    results_file = ResultsFile(out)
-    done = results_file.done(study.name, profile, scale.epochs)
-    _check_optimizers(study, arms, done, results_file)
-    pending = [(arm, seed) for seed in seeds for arm in arms if (arm, seed) not in done]
-    return study, pending, results_file, done
-
-
-def _check_optimizers(
-    study: Study, arms: Sequence[str], done: dict, results_file: ResultsFile
-) -> None:
-    """Refuse to add runs of an arm whose optimizer settings have changed."""
-    for arm in arms:
-        recorded = [record for (done_arm, _), record in done.items() if done_arm == arm]
-        if not recorded:
-            continue
-        now = optimizer_description(study.arms[arm]())
-        if recorded[0].get("optimizer") != now:
-            raise ValueError(
-                f"Arm {arm!r} has changed since its runs in {results_file.path} "
-                f"were made: they used {recorded[0].get('optimizer')}, it now builds "
-                f"{now}. Write to another output path, or remove that arm's "
-                "runs from the file and its provenance file."
-            )
-
-
-def _check_pairing(done: dict, record: dict[str, Any]) -> None:
+def _check_pairing(done: dict[tuple[str, int], dict[str, Any]], record: dict[str, Any]) -> None:
     """Refuse a run whose seed's other arms started from other weights."""
     for (arm, seed), other in done.items():
         if (
@@ -296,19 +125,23 @@ def run_study(
         profile: The study's profile, e.g. ``"full"`` or ``"smoke"``.
         out: The results CSV; its provenance file goes beside it
             (:class:`~gc_tutorial.book.experiments.results_file.ResultsFile`).
-        arms: Arms to run; ``None`` for all of the study's.
+        arms: Arms to run; ``None`` for those the profile runs.
         seeds: Seeds to run; ``None`` for the profile's.
         workers: Runs at a time. With 1 they run in this process; with more,
             each in a worker process started with the ``spawn`` method (each
             imports Keras afresh and sets its own seeds); this process alone
             writes the files.
         executor: Where to run them instead: any
-            ``concurrent.futures.Executor`` (a process pool of your own, or a
-            cluster's). Each run is submitted as one task; this process alone
-            writes the files, as the runs finish, and the pairing check
-            refuses a run whose initial weights differ from its seed's other
-            arms. ``workers`` is then not used; the caller owns (and shuts
-            down) the executor.
+            ``concurrent.futures.Executor``, e.g. a process pool of your own
+            or a Dask cluster's (``distributed.Client(address).get_executor()``;
+            its workers must import this package and reach the study's data).
+            Each run is submitted as one task and draws its random numbers
+            from its seed alone, also in a worker whose other threads draw
+            meanwhile (:mod:`~gc_tutorial.book.experiments.training`); this
+            process alone writes the files, as the runs finish, and the
+            pairing check refuses a run whose initial weights differ from its
+            seed's other arms. ``workers`` is then not used; the caller owns
+            (and shuts down) the executor.
         progress: Called with one line per finished run.
         verbose: Passed to ``fit`` and ``evaluate``.
 
@@ -329,7 +162,8 @@ def run_study(
         raise ValueError(f"workers must be at least 1; got {workers}.")
     if (workers > 1 or executor is not None) and isinstance(study, Study):
         _check_picklable(study)
-    _, pending, results_file, done = _plan(study, profile, out, arms, seeds)
+    plan = plan_runs(study, profile, out, arms, seeds)
+    pending, results_file, done = plan.pending, plan.results_file, plan.done
     saved: list[tuple[str, int]] = []
 
     def save(rows: list[Row], record: dict[str, Any]) -> None:
@@ -415,39 +249,3 @@ def _failed(arm: str, seed: int, error: BaseException) -> RuntimeError:
         f"{type(error).__name__}: {error}. The runs saved so far stay; run "
         "again to resume."
     )
-
-
-def study_status(study: str | Study, profile: str, out: str | os.PathLike[str]) -> pd.DataFrame:
-    """Which of a study's planned runs are in a results file.
-
-    Args:
-        study: As for :func:`run_study`.
-        profile: As for :func:`run_study`.
-        out: As for :func:`run_study`.
-
-    Returns:
-        One row per arm (the study's, then any other in the file) with
-        columns ``arm``, ``done`` (planned seeds done), ``planned`` (the
-        profile's seeds), ``missing`` (planned seeds not done) and ``extra``
-        (seeds done outside the plan).
-
-    Raises:
-        ValueError: as for :func:`run_study`.
-    """
-    resolved, _, _, done = _plan(study, profile, out, None, None)
-    planned = list(resolved.scale(profile).seeds)
-    arms = list(resolved.arms) + sorted({arm for arm, _ in done} - set(resolved.arms))
-    rows = []
-    for arm in arms:
-        seeds_done = {seed for run_arm, seed in done if run_arm == arm}
-        in_plan = planned if arm in resolved.arms else []
-        rows.append(
-            (
-                arm,
-                len(seeds_done & set(in_plan)),
-                len(in_plan),
-                [seed for seed in in_plan if seed not in seeds_done],
-                sorted(seeds_done - set(in_plan)),
-            )
-        )
-    return pd.DataFrame(rows, columns=["arm", "done", "planned", "missing", "extra"])

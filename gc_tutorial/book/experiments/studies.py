@@ -1,11 +1,17 @@
-"""The book's two studies and their learning-rate pilots, as data.
+"""The book's studies, their learning-rate pilots and the taxi-fare sweep, as data.
 
-Each says what to train, on what, with which arms. A :class:`Study` names
-its model, its data, its compile settings, how much each profile runs
-(:class:`Scale`), its arms (optimizer factories) and which arm each GC arm
-is compared with. :func:`gc_tutorial.book.experiments.run_study`
-and the command line (``python -m gc_tutorial.book.experiments``) run them by
-name (:data:`STUDIES`) or as ``module:ATTRIBUTE``.
+Each is a :class:`~gc_tutorial.book.experiments.study.Study`: what to train,
+on what, with which arms, at which scale per profile. This module holds them,
+their data and model factories, and :data:`STUDIES`, the registry by name
+that :func:`gc_tutorial.book.experiments.run_study` and the command line
+(``python -m gc_tutorial.book.experiments``) read (:func:`resolve_study`).
+Beside the sweep, :func:`lr_sweep_frame` arranges its results by learning
+rate and optimizer.
+
+The module is longer than the project's usual one because it is data: six
+studies derived from one another (the pilots and the sweep are the studies
+with other arms and scales), each documented with the constants it was
+chosen by, and the factories they share.
 """
 
 from __future__ import annotations
@@ -22,13 +28,12 @@ import numpy as np
 import pandas as pd
 
 from gc_tutorial.book.data import ArrayBatches, load_horses_or_humans, load_horses_or_humans_split
+from gc_tutorial.book.experiments.study import OptimizerFactory, Scale, Study
 from gc_tutorial.book.experiments.taxi import taxi_fare_arrays
-from gc_tutorial.models import horses_or_humans_cnn, taxi_fare_mlp
+from gc_tutorial.book.networks import horses_or_humans_cnn, taxi_fare_mlp
 from gc_tutorial.optimizers import GCSGD, GCAdam, GCRMSprop
 
 __all__ = [
-    "Scale",
-    "Study",
     "HORSES_OR_HUMANS_SGD_LEARNING_RATE",
     "HORSES_OR_HUMANS_ADAM_LEARNING_RATE",
     "HORSES_OR_HUMANS_IMAGE_SIZE",
@@ -36,10 +41,12 @@ __all__ = [
     "TAXI_SGD_LEARNING_RATE",
     "TAXI_SGD_PILOT_GRID",
     "NYC_TAXI_SGD_PILOT",
-    "pilot_choice",
+    "NYC_TAXI_LR_SWEEP_GRID",
+    "NYC_TAXI_LR_SWEEP_SMOKE_GRID",
+    "NYC_TAXI_LR_SWEEP",
+    "lr_sweep_frame",
     "horses_or_humans_data",
     "taxi_fare_data",
-    "taxi_fare_arrays",
     "HORSES_OR_HUMANS",
     "HORSES_OR_HUMANS_SGD_PILOT",
     "HORSES_OR_HUMANS_SGD_PILOT_GRID",
@@ -51,98 +58,6 @@ __all__ = [
     "STUDIES",
     "resolve_study",
 ]
-
-OptimizerFactory = Callable[[], keras.optimizers.Optimizer]
-
-
-@dataclasses.dataclass(frozen=True)
-class Scale:
-    """How much of a study one profile runs.
-
-    Attributes:
-        seeds: Seeds to run, each with every arm.
-        epochs: Training epochs per run.
-        batch_size: Examples per training batch.
-        train_subset: Training examples to use; ``None`` for all.
-        test_subset: Test (and validation) examples to use; ``None`` for all.
-        image_size: Side of the square input images; ``None`` for data that
-            are not images.
-    """
-
-    seeds: tuple[int, ...]
-    epochs: int
-    batch_size: int
-    train_subset: int | None = None
-    test_subset: int | None = None
-    image_size: int | None = None
-
-    def __post_init__(self) -> None:
-        """Check that the seeds are distinct and the counts at least 1."""
-        if not self.seeds:
-            raise ValueError("A Scale needs at least one seed.")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"A Scale's seeds repeat: {self.seeds}.")
-        counts = ("epochs", "batch_size", "train_subset", "test_subset", "image_size")
-        for name in counts:
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"A Scale's {name} must be at least 1; got {value}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class Study:
-    """A paired comparison of optimizers, described as data.
-
-    Attributes:
-        name: Name of the study, e.g. ``"nyc_taxi"``; results files are
-            named after it.
-        build_model: Given the profile's :class:`Scale`, returns a new,
-            uncompiled model.
-        data: Given a seed and the :class:`Scale`, returns new ``(train,
-            validation, test)`` datasets, each something ``fit`` takes whole
-            (``validation`` may be ``None``); the training order must depend
-            on the seed alone.
-        compile_kwargs: Passed to ``model.compile`` with the optimizer;
-            metrics by name, so that every model gets its own.
-        profiles: Profile name (``"full"``, ``"smoke"``) to its :class:`Scale`.
-        arms: Arm name to a zero-argument optimizer factory, called once per
-            run.
-        pairs: GC arm to the arm it is compared with.
-        test_metrics: Test metrics the paired statistics report.
-
-    Raises:
-        ValueError: a pair names an arm the study does not have.
-    """
-
-    name: str
-    build_model: Callable[[Scale], keras.Model]
-    data: Callable[[int, Scale], tuple[Any, Any, Any]]
-    compile_kwargs: Mapping[str, Any]
-    profiles: Mapping[str, Scale]
-    arms: Mapping[str, OptimizerFactory]
-    pairs: Mapping[str, str]
-    test_metrics: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        """Check that every pair names two of the study's arms."""
-        unknown = sorted({arm for pair in self.pairs.items() for arm in pair} - set(self.arms))
-        if unknown:
-            raise ValueError(
-                f"Study {self.name!r} pairs arms it does not have: {unknown}; "
-                f"its arms: {list(self.arms)}."
-            )
-
-    def scale(self, profile: str) -> Scale:
-        """The :class:`Scale` of ``profile``.
-
-        Raises:
-            ValueError: the study has no such profile; the message lists them.
-        """
-        if profile not in self.profiles:
-            raise ValueError(
-                f"Study {self.name!r} has no profile {profile!r}; use one of {list(self.profiles)}."
-            )
-        return self.profiles[profile]
 
 
 HORSES_OR_HUMANS_SGD_LEARNING_RATE = 0.03
@@ -288,6 +203,11 @@ def _sgd_momentum(learning_rate: float, gc: bool) -> OptimizerFactory:
     )
 
 
+def _grid_arm(optimizer: str, learning_rate: float) -> str:
+    """The name of the arm of a learning-rate grid, e.g. ``"Adam, lr 0.001"``."""
+    return f"{optimizer}, lr {learning_rate:g}"
+
+
 def _adam_arms(learning_rate: float) -> Mapping[str, OptimizerFactory]:
     return {
         "Adam": functools.partial(keras.optimizers.Adam, learning_rate=learning_rate),
@@ -415,7 +335,7 @@ HORSES_OR_HUMANS_SGD_PILOT = dataclasses.replace(
     profiles=_pilot_profiles(),
     arms=MappingProxyType(
         {
-            f"SGD momentum, lr {lr:g}": _sgd_momentum(lr, gc=False)
+            _grid_arm("SGD momentum", lr): _sgd_momentum(lr, gc=False)
             for lr in HORSES_OR_HUMANS_SGD_PILOT_GRID
         }
     ),
@@ -438,7 +358,7 @@ HORSES_OR_HUMANS_ADAM_PILOT = dataclasses.replace(
     name="horses_or_humans_adam_pilot",
     arms=MappingProxyType(
         {
-            f"Adam, lr {lr:g}": functools.partial(keras.optimizers.Adam, learning_rate=lr)
+            _grid_arm("Adam", lr): functools.partial(keras.optimizers.Adam, learning_rate=lr)
             for lr in HORSES_OR_HUMANS_ADAM_PILOT_GRID
         }
     ),
@@ -462,7 +382,7 @@ NYC_TAXI_SGD_PILOT = dataclasses.replace(
         }
     ),
     arms=MappingProxyType(
-        {f"SGD momentum, lr {lr:g}": _sgd_momentum(lr, gc=False) for lr in TAXI_SGD_PILOT_GRID}
+        {_grid_arm("SGD momentum", lr): _sgd_momentum(lr, gc=False) for lr in TAXI_SGD_PILOT_GRID}
     ),
     pairs=MappingProxyType({}),
 )
@@ -471,6 +391,74 @@ momentum 0.9 at each rate of :data:`TAXI_SGD_PILOT_GRID`, on seeds the study
 does not use. The rate is chosen by the validation loss after the last epoch
 (mean over the seeds), never by the test split: see
 :func:`gc_tutorial.book.experiments.pilot_choice`.
+"""
+
+NYC_TAXI_LR_SWEEP_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+"""Learning rates of the taxi-fare learning-rate sweep, up to rates at which
+plain Adam fails."""
+
+NYC_TAXI_LR_SWEEP_SMOKE_GRID = (1e-3, 1.0)
+"""The rates of :data:`NYC_TAXI_LR_SWEEP_GRID` its smoke profile runs."""
+
+_LR_SWEEP_OPTIMIZERS: Mapping[str, Callable[..., keras.optimizers.Optimizer]] = MappingProxyType(
+    {
+        "Adam": keras.optimizers.Adam,
+        "Adam + GC": GCAdam,
+        "Adam + GC on the update": functools.partial(GCAdam, where="update"),
+    }
+)
+
+_LR_SWEEP_RUNS = MappingProxyType(
+    {
+        _grid_arm(optimizer, lr): (optimizer, lr)
+        for optimizer in _LR_SWEEP_OPTIMIZERS
+        for lr in NYC_TAXI_LR_SWEEP_GRID
+    }
+)
+"""Each arm of the sweep to its optimizer's name and learning rate."""
+
+NYC_TAXI_LR_SWEEP = dataclasses.replace(
+    NYC_TAXI,
+    name="nyc_taxi_lr_sweep",
+    profiles=MappingProxyType(
+        {
+            "full": Scale(seeds=(0, 1, 2), epochs=10, batch_size=32),
+            "smoke": Scale(
+                seeds=(0,),
+                epochs=2,
+                batch_size=32,
+                train_subset=512,
+                test_subset=256,
+                arms=tuple(
+                    _grid_arm(optimizer, lr)
+                    for optimizer in _LR_SWEEP_OPTIMIZERS
+                    for lr in NYC_TAXI_LR_SWEEP_SMOKE_GRID
+                ),
+            ),
+        }
+    ),
+    arms=MappingProxyType(
+        {
+            arm: functools.partial(_LR_SWEEP_OPTIMIZERS[optimizer], learning_rate=lr)
+            for arm, (optimizer, lr) in _LR_SWEEP_RUNS.items()
+        }
+    ),
+    pairs=MappingProxyType(
+        {
+            _grid_arm(gc_arm, lr): _grid_arm("Adam", lr)
+            for gc_arm in ("Adam + GC", "Adam + GC on the update")
+            for lr in NYC_TAXI_LR_SWEEP_GRID
+        }
+    ),
+)
+"""The taxi-fare learning-rate sweep of chapter 6: Adam, Adam + GC and Adam +
+GC on the update at every rate of :data:`NYC_TAXI_LR_SWEEP_GRID` (one arm
+each, named like the pilots' arms, e.g. ``"Adam + GC, lr 0.001"``), on the
+fare MLP and data of :data:`NYC_TAXI`. Each GC arm is paired with Adam at its
+rate. Full: seeds 0 to 2, 10 epochs, all trips. Smoke: the rates of
+:data:`NYC_TAXI_LR_SWEEP_SMOKE_GRID`, one seed, two epochs, 512 training and
+256 validation and test trips. :func:`lr_sweep_frame` arranges its results
+by rate.
 """
 
 STUDIES: Mapping[str, Study] = MappingProxyType(
@@ -482,31 +470,11 @@ STUDIES: Mapping[str, Study] = MappingProxyType(
             HORSES_OR_HUMANS_ADAM_PILOT,
             NYC_TAXI,
             NYC_TAXI_SGD_PILOT,
+            NYC_TAXI_LR_SWEEP,
         )
     }
 )
 """The book's studies by name."""
-
-
-def pilot_choice(results: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
-    """Rank a pilot's arms by their mean validation ``metric`` at the last epoch.
-
-    Args:
-        results: A pilot's tidy results (``seed, arm, epoch, split, metric,
-            value``), e.g. the ``nyc_taxi_sgd_pilot`` study's.
-        metric: The validation metric to minimize.
-
-    Returns:
-        One row per arm, best first: ``arm``, ``mean`` and ``sd`` over the
-        seeds, ``seeds``. A run that diverged (non-finite value) ranks last.
-    """
-    rows = results[(results["split"] == "validation") & (results["metric"] == metric)]
-    if rows.empty:
-        raise ValueError(f"The pilot results have no validation {metric!r} rows.")
-    last = rows[rows["epoch"] == rows["epoch"].max()]
-    table = last.groupby("arm")["value"].agg(mean="mean", sd="std", seeds="count")
-    table["mean"] = table["mean"].where(np.isfinite(table["mean"]), np.inf)
-    return table.sort_values("mean").reset_index()
 
 
 def resolve_study(reference: str | Study) -> Study:
@@ -541,3 +509,35 @@ def resolve_study(reference: str | Study) -> Study:
             f"(found {type(study).__name__})."
         )
     return study
+
+
+def lr_sweep_frame(results: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`NYC_TAXI_LR_SWEEP` results by learning rate and optimizer.
+
+    Args:
+        results: Rows of the ``nyc_taxi_lr_sweep`` study, e.g. what
+            :func:`~gc_tutorial.book.experiments.run_study` returns for it.
+
+    Returns:
+        The same rows with ``arm`` the optimizer (``"Adam"``, ``"Adam +
+        GC"``, ``"Adam + GC on the update"``) and a first column
+        ``learning_rate``, ordered by learning rate, seed and optimizer: a
+        sweep as :func:`~gc_tutorial.book.experiments.paired.sweep_summary`
+        takes it (whose summary :func:`gc_tutorial.book.plotting.plot_lr_sweep`
+        draws).
+
+    Raises:
+        ValueError: an arm of ``results`` is not one of the sweep's.
+    """
+    unknown = sorted(set(results["arm"]) - set(_LR_SWEEP_RUNS))
+    if unknown:
+        raise ValueError(
+            f"The results hold arms that are not {NYC_TAXI_LR_SWEEP.name!r}'s: "
+            f"{unknown[:3]}; its arms are named like {next(iter(_LR_SWEEP_RUNS))!r}."
+        )
+    runs = [_LR_SWEEP_RUNS[arm] for arm in results["arm"]]
+    frame = results.assign(arm=[optimizer for optimizer, _ in runs])
+    frame.insert(0, "learning_rate", [lr for _, lr in runs])
+    rank = frame["arm"].map({name: i for i, name in enumerate(_LR_SWEEP_OPTIMIZERS)})
+    order = np.lexsort((np.arange(len(frame)), rank, frame["seed"], frame["learning_rate"]))
+    return frame.iloc[order].reset_index(drop=True)

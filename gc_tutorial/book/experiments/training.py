@@ -5,17 +5,23 @@ initial weights after ``keras.utils.set_random_seed(seed)``, and
 :func:`train_run` sets the seed again before building the model, calling
 the data pipeline and training. Two runs of one seed with different
 optimizers, in one process or in two, therefore share their initial
-weights, data order and dropout and augmentation draws.
+weights, data order and dropout and augmentation draws -- also in a process
+whose other threads draw random numbers meanwhile, as a Dask worker's do
+(:class:`_RunSeeds`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import random
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
 import numpy as np
+from keras.src.random import seed_generator as keras_seed_generator
 
 from gc_tutorial.layouts import mark_kernels
 
@@ -53,6 +59,43 @@ class _TestEachEpoch(keras.callbacks.Callback):
         self.scores.append(self.model.evaluate(self.test, return_dict=True, verbose=self.verbose))
 
 
+class _RunSeeds(threading.local):
+    """Where Keras draws its default seeds from: in a run, the run's own generator.
+
+    Keras gives every initializer and random layer (``Dropout``, the
+    augmentation layers) made without a seed one drawn from Python's
+    ``random`` module (``keras.src.random.seed_generator.make_default_seed``),
+    whose single generator all threads of a process share. A Dask worker runs
+    its tasks in a thread while its event loop draws from that generator too
+    (``dask.sizeof`` samples the collections it sizes), so a run's initial
+    weights and dropout draws would depend on timing, and two arms of one
+    seed would not start alike. While a thread is in a run (:func:`_seeded`),
+    its Keras draws come from ``random.Random(seed)`` instead: the numbers
+    ``random.seed(seed)`` gives a process where nothing else draws. Outside a
+    run, from the ``random`` module as before.
+    """
+
+    generator: random.Random | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.generator or random, name)
+
+
+_RUN_SEEDS = _RunSeeds()
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Set ``seed`` everywhere, and give this thread's Keras seeds their own generator."""
+    keras.utils.set_random_seed(seed)
+    keras_seed_generator.python_random = _RUN_SEEDS
+    _RUN_SEEDS.generator = random.Random(seed)
+    try:
+        yield
+    finally:
+        _RUN_SEEDS.generator = None
+
+
 def seed_start(build_model: Callable[[], keras.Model], seed: int) -> list[np.ndarray]:
     """The initial weights of every run of ``seed``.
 
@@ -63,8 +106,8 @@ def seed_start(build_model: Callable[[], keras.Model], seed: int) -> list[np.nda
     Returns:
         The weights of ``build_model()`` built right after the seed is set.
     """
-    keras.utils.set_random_seed(seed)
-    return build_model().get_weights()
+    with _seeded(seed):
+        return build_model().get_weights()
 
 
 def train_run(
@@ -111,22 +154,22 @@ def train_run(
         evaluation not), and ``test`` rows at every epoch or at the last
         (none without a test set).
     """
-    keras.utils.set_random_seed(seed)
-    model = build_model()
-    model.set_weights(initial_weights)
-    mark_kernels(model)  # each kernel's fan-in axes, for the GC arms
-    model.compile(optimizer=make_optimizer(), **compile_kwargs)
-    train, validation, test = data(seed)
-    timer = _EpochTimer()
-    tester = _TestEachEpoch(test, verbose) if test_every_epoch and test is not None else None
-    history = model.fit(
-        train,
-        validation_data=validation,
-        epochs=epochs,
-        shuffle=False,
-        callbacks=[timer] + ([tester] if tester else []),
-        verbose=verbose,
-    )
+    with _seeded(seed):
+        model = build_model()
+        model.set_weights(initial_weights)
+        mark_kernels(model)  # each kernel's fan-in axes, for the GC arms
+        model.compile(optimizer=make_optimizer(), **compile_kwargs)
+        train, validation, test = data(seed)
+        timer = _EpochTimer()
+        tester = _TestEachEpoch(test, verbose) if test_every_epoch and test is not None else None
+        history = model.fit(
+            train,
+            validation_data=validation,
+            epochs=epochs,
+            shuffle=False,
+            callbacks=[timer] + ([tester] if tester else []),
+            verbose=verbose,
+        )
     per_epoch = dict(history.history)
     per_epoch["epoch_time_s"] = timer.seconds
     rows: list[Row] = []

@@ -12,8 +12,10 @@ from gc_tutorial.book.experiments import (
     REACH_COLUMNS,
     RESULT_COLUMNS,
     epochs_to_reach,
+    reach_summary,
     summarize_epochs_to_reach,
 )
+from gc_tutorial.book.experiments.reach import REACH_SUMMARY_COLUMNS
 
 
 def validation_curves(curves: dict[tuple[str, int], list[float]], metric="mae"):
@@ -102,7 +104,29 @@ def test_reach_rejects_several_runs_per_arm_and_seed():
         epochs_to_reach(sweep, "mae", [2.0], mode="min")
 
 
-def test_reach_summary_counts_medians_ranges_and_paired_order():
+def test_the_summary_has_one_row_per_target_and_arm_with_not_reached_as_inf():
+    # Target 2.0: GC needs 1, never; Adam needs 1, 2. Target 0.0: nobody.
+    frame = validation_curves(
+        {
+            ("Adam + GC", 0): [2.0, 1.0, 1.0],
+            ("Adam + GC", 1): [3.0, 3.0, 3.0],
+            ("Adam", 0): [2.0, 1.0, 1.0],
+            ("Adam", 1): [3.0, 2.0, 2.0],
+        }
+    )
+    summary = reach_summary(epochs_to_reach(frame, "mae", [2.0, 0.0], mode="min"))
+    assert list(summary.columns) == list(REACH_SUMMARY_COLUMNS)
+    assert summary["target"].tolist() == [0.0, 0.0, 2.0, 2.0]
+    assert summary["arm"].tolist() == ["Adam + GC", "Adam"] * 2  # in order of appearance
+    assert (summary["seeds"] == 2).all() and (summary["epochs_run"] == 3).all()
+    at_2 = summary[summary["target"] == 2.0].set_index("arm")
+    assert at_2.loc["Adam", ["reached", "median", "min", "max"]].tolist() == [2, 1.5, 1, 2]
+    # Half the seeds never got there: the median is "not reached" too.
+    assert at_2.loc["Adam + GC", ["reached", "median", "max"]].tolist() == [1, math.inf, math.inf]
+    assert (summary.loc[summary["target"] == 0.0, "reached"] == 0).all()
+
+
+def test_two_arms_compared_show_each_arms_summary_and_the_paired_order():
     # Target 2.0: Adam needs 1, 2, never; GC needs 1, 1, 3.
     # Target 0.0: nobody gets there.
     frame = validation_curves(
@@ -130,7 +154,7 @@ def test_reach_summary_counts_medians_ranges_and_paired_order():
     assert adam.loc[0.0, "reached"] == 0 and adam.loc[0.0, "median"] == math.inf
 
 
-def test_reach_summary_rejects_bad_requests():
+def test_a_two_arm_comparison_rejects_bad_requests():
     frame = validation_curves(
         {
             ("Adam", 0): [2.0],

@@ -1,22 +1,22 @@
-"""Specification of the studies as data, and of the taxi-fare preparation.
+"""Specification of the book's studies as data, and of the data each one trains on.
 
-The taxi tests read the real trips: the folder named by
+The data tests read the real data: the folder named by
 ``$GC_TUTORIAL_DATA`` or, if that is unset, ``shared/data`` beside the
-repository clone.
+repository clone. The taxi-fare preparation they build on is
+``test_taxi_features.py``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 import gc_tutorial
-from gc_tutorial.book.data import DATA_ENV
+from gc_tutorial.book.experiments import RESULT_COLUMNS, Study, pilot_choice, run_study
 from gc_tutorial.book.experiments.studies import (
     HOLD_OUT_FRACTION,
     HORSES_OR_HUMANS,
@@ -25,48 +25,36 @@ from gc_tutorial.book.experiments.studies import (
     HORSES_OR_HUMANS_SGD_LEARNING_RATE,
     HORSES_OR_HUMANS_SGD_PILOT,
     NYC_TAXI,
+    NYC_TAXI_LR_SWEEP,
+    NYC_TAXI_LR_SWEEP_GRID,
+    NYC_TAXI_LR_SWEEP_SMOKE_GRID,
     NYC_TAXI_SGD_PILOT,
     STUDIES,
-    Scale,
-    Study,
     horses_or_humans_data,
     horses_or_humans_pilot_data,
-    pilot_choice,
+    lr_sweep_frame,
     resolve_study,
     taxi_fare_data,
 )
-from gc_tutorial.book.experiments.taxi import clean_taxi_trips, taxi_fare_arrays, taxi_features
+from gc_tutorial.book.experiments.taxi import taxi_fare_arrays
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 UPDATE_ARM = "Adam + GC on the update"
 
 # The studies that compare GC arms with their baselines (the pilot only tunes).
 COMPARISONS = {"horses_or_humans": HORSES_OR_HUMANS, "nyc_taxi": NYC_TAXI}
 
 
-@pytest.fixture
-def real_data(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the loaders at the real local copy, or fail with directions."""
-    folder = Path(os.environ.get(DATA_ENV) or SHARED_DATA)
-    if not folder.is_dir():
-        pytest.fail(
-            f"Real data not found at {folder}. Set ${DATA_ENV} to the folder "
-            f"holding nyc_taxis/ and horses_or_humans/, or put it at {SHARED_DATA}."
-        )
-    monkeypatch.setenv(DATA_ENV, str(folder))
-    return folder
-
-
 # --- The studies ----------------------------------------------------------
 
 
-def test_the_registry_holds_both_studies_by_name():
+def test_the_registry_holds_every_study_by_name():
     assert dict(STUDIES) == {
         "horses_or_humans": HORSES_OR_HUMANS,
         "horses_or_humans_sgd_pilot": HORSES_OR_HUMANS_SGD_PILOT,
         "horses_or_humans_adam_pilot": HORSES_OR_HUMANS_ADAM_PILOT,
         "nyc_taxi": NYC_TAXI,
         "nyc_taxi_sgd_pilot": NYC_TAXI_SGD_PILOT,
+        "nyc_taxi_lr_sweep": NYC_TAXI_LR_SWEEP,
     }
 
 
@@ -148,30 +136,6 @@ def test_the_update_arm_is_adam_gc_acting_on_the_update(study):
     assert float(optimizer.learning_rate) == pytest.approx(float(adam.learning_rate))
 
 
-def test_a_study_refuses_pairs_of_arms_it_lacks():
-    with pytest.raises(ValueError, match=r"pairs arms it does not have: \['SGD', 'SGD \+ GC'\]"):
-        dataclasses.replace(NYC_TAXI, pairs={"SGD + GC": "SGD"}, name="broken")
-
-
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        ({"seeds": ()}, "at least one seed"),
-        ({"seeds": (0, 0)}, "repeat"),
-        ({"epochs": 0}, "epochs"),
-        ({"test_subset": 0}, "test_subset"),
-    ],
-)
-def test_scales_reject_nonsense(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        Scale(**{"seeds": (0,), "epochs": 1, "batch_size": 8, **kwargs})
-
-
-def test_unknown_profile_lists_the_profiles():
-    with pytest.raises(ValueError, match=r"no profile 'quick'; use one of \['full', 'smoke'\]"):
-        NYC_TAXI.scale("quick")
-
-
 def test_studies_resolve_by_name_or_import_path():
     assert resolve_study("nyc_taxi") is NYC_TAXI
     by_path = "gc_tutorial.book.experiments.studies:HORSES_OR_HUMANS"
@@ -206,50 +170,106 @@ def test_the_pilot_holds_out_part_of_each_class_of_the_training_split_only(real_
 
 
 def test_the_pilot_records_validation_only_and_ranks_its_rates(real_data, tmp_path):
-    from gc_tutorial.book.experiments import run_study
-
     results = run_study(HORSES_OR_HUMANS_SGD_PILOT.name, "smoke", tmp_path / "pilot.csv")
     assert set(results["split"]) == {"train", "validation"}
     ranking = pilot_choice(results)
     assert set(ranking["arm"]) == set(HORSES_OR_HUMANS_SGD_PILOT.arms)
 
 
-# --- The taxi-fare preparation ----------------------------------------------
+# --- The taxi-fare learning-rate sweep ---------------------------------------
+
+SWEEP_OPTIMIZERS = {
+    "Adam": keras.optimizers.Adam,
+    "Adam + GC": gc_tutorial.GCAdam,
+    "Adam + GC on the update": gc_tutorial.GCAdam,
+}
 
 
-def test_cleaning_drops_what_chapter_6_drops(real_data):
-    from gc_tutorial.book.data import load_nyc_taxis
-
-    trips, dropped = clean_taxi_trips(load_nyc_taxis())
-    assert dropped.to_dict() == {
-        "missing borough": 50,
-        "zero distance": 36,
-        "drop-off not after pickup": 0,
-        "zero passengers": 95,
-        "faster than 80 mph": 9,
-        "non-positive fare": 0,
-    }
-    assert len(trips) == 6243
-    features, fares = taxi_features(trips)
-    assert features.shape == (6243, 22) and fares.dtype == np.float32
+def test_the_sweep_has_one_arm_per_optimizer_and_rate_named_like_the_pilots():
+    assert list(NYC_TAXI_LR_SWEEP.arms) == [
+        f"{optimizer}, lr {lr:g}" for optimizer in SWEEP_OPTIMIZERS for lr in NYC_TAXI_LR_SWEEP_GRID
+    ]
+    for optimizer, cls in SWEEP_OPTIMIZERS.items():
+        for lr in NYC_TAXI_LR_SWEEP_GRID:
+            built = NYC_TAXI_LR_SWEEP.arms[f"{optimizer}, lr {lr:g}"]()
+            assert isinstance(built, cls) and float(built.learning_rate) == pytest.approx(lr)
+            if cls is gc_tutorial.GCAdam:
+                assert built.where == ("update" if "update" in optimizer else "gradient")
 
 
-def test_arrays_are_split_standardized_and_read_only(real_data):
-    arrays = taxi_fare_arrays()
-    assert {name: len(y) for name, y in arrays.y.items()} == {
-        "train": 4370,
-        "validation": 936,
-        "test": 937,
-    }
-    assert arrays.feature_names[:3] == ("distance", "duration_min", "hour_sin")
-    assert len(arrays.feature_names) == arrays.x["train"].shape[1] == 22
-    assert round(float(arrays.y["train"].mean()), 2) == 12.94
-    np.testing.assert_allclose(arrays.x["train"].mean(axis=0), 0.0, atol=1e-5)
-    np.testing.assert_allclose(arrays.x["train"].std(axis=0), 1.0, rtol=1e-4)
-    assert arrays.x["test"].dtype == np.float32
-    with pytest.raises(ValueError, match="read-only"):
-        arrays.x["train"][0, 0] = 1.0
-    assert taxi_fare_arrays() is arrays  # prepared once per process
+def test_each_sweep_gc_arm_is_paired_with_adam_at_its_rate():
+    assert len(NYC_TAXI_LR_SWEEP.pairs) == 2 * len(NYC_TAXI_LR_SWEEP_GRID)
+    for gc_arm, baseline in NYC_TAXI_LR_SWEEP.pairs.items():
+        optimizer, rate = gc_arm.split(", lr ")
+        assert optimizer in ("Adam + GC", "Adam + GC on the update")
+        assert baseline == f"Adam, lr {rate}"
+
+
+def test_the_sweep_trains_the_taxi_model_on_the_taxi_data():
+    same = ("build_model", "data", "compile_kwargs", "test_metrics")
+    assert all(getattr(NYC_TAXI_LR_SWEEP, field) == getattr(NYC_TAXI, field) for field in same)
+
+
+def test_the_sweep_profiles():
+    full, smoke = NYC_TAXI_LR_SWEEP.scale("full"), NYC_TAXI_LR_SWEEP.scale("smoke")
+    assert (full.seeds, full.epochs, full.batch_size) == ((0, 1, 2), 10, 32)
+    assert full.train_subset is full.test_subset is full.arms is None
+    assert (smoke.seeds, smoke.epochs, smoke.train_subset, smoke.test_subset) == ((0,), 2, 512, 256)
+    assert set(NYC_TAXI_LR_SWEEP_SMOKE_GRID) < set(NYC_TAXI_LR_SWEEP_GRID)
+    assert NYC_TAXI_LR_SWEEP.planned_arms("smoke") == tuple(
+        f"{optimizer}, lr {lr:g}"
+        for optimizer in SWEEP_OPTIMIZERS
+        for lr in NYC_TAXI_LR_SWEEP_SMOKE_GRID
+    )
+
+
+def sweep_results(arms: list[str], seeds=(1, 0)) -> pd.DataFrame:
+    """Two rows per run (validation loss at epochs 1 and 2), runs in the order given."""
+    rows = [
+        (seed, arm, epoch, "validation", "loss", float(epoch))
+        for arm in arms
+        for seed in seeds
+        for epoch in (1, 2)
+    ]
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def test_the_sweep_frame_splits_each_arm_into_optimizer_and_rate():
+    results = sweep_results(
+        ["Adam + GC, lr 1", "Adam, lr 0.001", "Adam, lr 1", "Adam + GC, lr 0.001"]
+    )
+    frame = lr_sweep_frame(results)
+    assert list(frame.columns) == ["learning_rate", *RESULT_COLUMNS]
+    runs = frame.drop_duplicates(["learning_rate", "seed", "arm"])
+    assert list(zip(runs["learning_rate"], runs["seed"], runs["arm"], strict=True)) == [
+        (0.001, 0, "Adam"),
+        (0.001, 0, "Adam + GC"),
+        (0.001, 1, "Adam"),
+        (0.001, 1, "Adam + GC"),
+        (1.0, 0, "Adam"),
+        (1.0, 0, "Adam + GC"),
+        (1.0, 1, "Adam"),
+        (1.0, 1, "Adam + GC"),
+    ]
+    assert list(frame["epoch"][:2]) == [1, 2]  # each run's rows keep their order
+    assert len(frame) == len(results)
+
+
+def test_the_sweep_frame_refuses_arms_of_other_studies():
+    with pytest.raises(ValueError, match=r"not 'nyc_taxi_lr_sweep''s: \['Adam'\]"):
+        lr_sweep_frame(sweep_results(["Adam"]))
+
+
+def test_the_sweep_smoke_study_runs_through_the_runner(real_data, tmp_path):
+    frame = lr_sweep_frame(run_study(NYC_TAXI_LR_SWEEP.name, "smoke", tmp_path / "sweep.csv"))
+    final = frame[(frame["split"] == "validation") & (frame["metric"] == "loss")]
+    final = final[final["epoch"] == 2]
+    assert set(final["learning_rate"]) == set(NYC_TAXI_LR_SWEEP_SMOKE_GRID)
+    assert set(final["arm"]) == set(SWEEP_OPTIMIZERS)
+    assert len(final) == len(NYC_TAXI_LR_SWEEP_SMOKE_GRID) * len(SWEEP_OPTIMIZERS)
+
+
+# --- The taxi-fare study's data ---------------------------------------------
 
 
 def test_taxi_data_subsets_and_shuffles_only_training(real_data):

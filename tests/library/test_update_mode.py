@@ -191,6 +191,8 @@ def test_gradient_accumulation_keeps_the_means_and_routes_agree():
 
 
 def test_mixed_precision_with_loss_scaling_keeps_the_means():
+    # That GC trains under loss scaling is test_optimizers.py's; here, that
+    # the centralized update survives the LossScaleOptimizer around it.
     keras.mixed_precision.set_dtype_policy("mixed_float16")
     try:
         model = small_cnn()
@@ -200,12 +202,10 @@ def test_mixed_precision_with_loss_scaling_keeps_the_means():
         model.compile(
             optimizer=GradientCentralization(keras.optimizers.Adam(1e-2), where="update"), loss=LOSS
         )
-        history = model.fit(x, y, batch_size=16, epochs=3, verbose=0)
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    assert np.all(np.isfinite(history.history["loss"]))
-    assert history.history["loss"][-1] < history.history["loss"][0]
     assert drift(before, kernel_unit_means(model)) <= 1e-5
 
 
@@ -249,23 +249,6 @@ def test_swap_ema_weights_works_through_loss_scaling_and_the_wrapper():
 # Configuration -------------------------------------------------------------------------
 
 
-def test_where_is_stored_and_restored(tmp_path):
-    base = small_cnn()
-    expected = train(fresh_copy(base), GCAdam(1e-2, where="update"), steps=6)
-    for make in (
-        lambda: GCAdam(1e-2, where="update"),
-        lambda: GradientCentralization(keras.optimizers.Adam(1e-2), where="update"),
-    ):
-        model = fresh_copy(base)
-        train(model, make(), steps=3)
-        model.save(tmp_path / "model.keras")
-        restored = keras.models.load_model(tmp_path / "model.keras")
-        assert restored.optimizer.where == "update"
-        x, y = cnn_data()
-        restored.fit(x, y, batch_size=len(x), epochs=3, shuffle=False, verbose=0)
-        assert max_difference(restored.get_weights(), expected) < 1e-6
-
-
 def test_centralized_with_where_update_makes_its_own_default():
     cls = centralized(keras.optimizers.Adam, where="update")
     assert cls.__name__ == "GCAdamOnUpdate" and cls().where == "update"
@@ -276,14 +259,14 @@ def test_centralized_with_where_update_makes_its_own_default():
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: GCAdam(where="updates"),
-        lambda: centralized(keras.optimizers.Adam, where="moments"),
-        lambda: GradientCentralization(keras.optimizers.Adam(), where="Update"),
+        lambda: GCAdam(where=1),
+        lambda: centralized("adam", where="Gradient"),
+        lambda: GradientCentralization(keras.optimizers.Adam(), where=""),
     ],
     ids=["subclass", "centralized", "wrapper"],
 )
-def test_an_unknown_where_names_both_choices(build):
-    with pytest.raises(ValueError, match="'gradient'.*'update'"):
+def test_a_where_of_the_wrong_kind_names_the_choices(build):
+    with pytest.raises(ValueError, match=r"where must be 'gradient'.*'update'.*None"):
         build()
 
 

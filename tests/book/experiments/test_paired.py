@@ -1,9 +1,10 @@
-"""Specification of gc_tutorial.book.experiments.stats: summaries and paired statistics.
+"""Specification of gc_tutorial.book.experiments.paired: arm summaries and paired statistics.
 
 The paired statistics are checked on synthetic frames with known answers: a
 planted difference is found with the right sign, no difference gives
 intervals that cover 0 at their nominal rate, and the minimum detectable
-difference matches the normal approximation and a simulation.
+difference matches the normal approximation and a simulation. Which value
+each run contributes (an epoch, or a window of epochs) is ``test_frames.py``'s.
 """
 
 from __future__ import annotations
@@ -15,129 +16,10 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from gc_tutorial.book.experiments import stats
+from gc_tutorial.book.experiments import paired
 from gc_tutorial.book.experiments.frames import RESULT_COLUMNS
 
-# --- stats.summarize: the chapters' two-arm summary -------------------------------
-
 T_975_2DOF = 4.302652729911275  # Student's t, 97.5th percentile, 2 dof
-
-
-def handmade_results(baseline, treatment, metric="loss", split="test"):
-    """One value per seed for each arm at epoch 2, with decoys at epoch 1."""
-    rows = []
-    for arm, values in [("Adam", baseline), ("Adam + GC", treatment)]:
-        for seed, value in enumerate(values):
-            rows.append((seed, arm, 2, split, metric, value))
-            rows.append((seed, arm, 1, split, metric, 100.0 + seed))
-            rows.append((seed, arm, 2, split, "other", -50.0))
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-
-
-def test_summary_per_arm_and_paired_difference():
-    results = handmade_results(baseline=[1.0, 2.0, 3.0], treatment=[1.5, 2.0, 4.0])
-    summary = stats.summarize(results, "loss", split="test", baseline="Adam", treatment="Adam + GC")
-    assert list(summary.index) == ["Adam", "Adam + GC", "Adam + GC - Adam"]
-    assert list(summary.columns) == ["mean", "std", "n", "ci95_low", "ci95_high", "verdict"]
-    assert summary.loc["Adam", "mean"] == pytest.approx(2.0)
-    assert summary.loc["Adam", "std"] == pytest.approx(1.0)
-    assert summary.loc["Adam + GC", "mean"] == pytest.approx(7.5 / 3)
-    # Deviations from 2.5: -1.0, -0.5, 1.5 -> variance 3.5 / 2.
-    assert summary.loc["Adam + GC", "std"] == pytest.approx(math.sqrt(1.75))
-    assert (summary["n"] == 3).all()
-    # Paired differences per seed: 0.5, 0.0, 1.0 -> mean 0.5, std 0.5.
-    difference = summary.loc["Adam + GC - Adam"]
-    half_width = T_975_2DOF * 0.5 / math.sqrt(3)
-    assert difference["mean"] == pytest.approx(0.5)
-    assert difference["std"] == pytest.approx(0.5)
-    assert difference["ci95_low"] == pytest.approx(0.5 - half_width)
-    assert difference["ci95_high"] == pytest.approx(0.5 + half_width)
-    assert difference["verdict"] == "within noise"
-    # 2.0 - 4.30 / sqrt(3) = -0.48: a loss is never negative, so its interval stops at 0.
-    assert summary.loc["Adam", "ci95_low"] == 0.0
-    assert summary.loc["Adam", "ci95_high"] == pytest.approx(2.0 + T_975_2DOF / math.sqrt(3))
-
-
-def test_consistent_difference_is_not_noise():
-    # Differences -0.5, -0.6, -0.4: mean -0.5, std 0.1, interval below 0,
-    # although the arms' own spreads (std 1) overlap widely.
-    results = handmade_results(baseline=[1.0, 2.0, 3.0], treatment=[0.5, 1.4, 2.6])
-    summary = stats.summarize(results, "loss", baseline="Adam", treatment="Adam + GC")
-    difference = summary.loc["Adam + GC - Adam"]
-    assert difference["mean"] == pytest.approx(-0.5)
-    half_width = T_975_2DOF * 0.1 / math.sqrt(3)
-    assert difference["ci95_high"] == pytest.approx(-0.5 + half_width)
-    assert difference["verdict"] == "Adam + GC better"  # a lower loss
-    flipped = stats.summarize(results, "loss", baseline="Adam + GC", treatment="Adam")
-    assert flipped.loc["Adam - Adam + GC", "verdict"] == "Adam worse"
-    as_score = stats.summarize(
-        results, "loss", baseline="Adam", treatment="Adam + GC", better="higher"
-    )
-    assert as_score.loc["Adam + GC - Adam", "verdict"] == "Adam + GC worse"
-
-
-def test_summarize_keeps_accuracy_intervals_in_their_range():
-    # Three seeds far apart: the unclipped interval of the baseline's mean
-    # accuracy, 0.5 +- 4.3 * 0.4 / sqrt(3), would reach beyond 0 and 1.
-    results = handmade_results(
-        baseline=[0.1, 0.5, 0.9], treatment=[0.9, 0.95, 1.0], metric="accuracy"
-    )
-    summary = stats.summarize(results, "accuracy", baseline="Adam", treatment="Adam + GC")
-    assert summary.loc["Adam", "ci95_low"] == 0.0
-    assert summary.loc["Adam", "ci95_high"] == 1.0
-    difference = summary.loc["Adam + GC - Adam"]
-    assert -1.0 <= difference["ci95_low"] < difference["ci95_high"] <= 1.0
-    assert difference["verdict"] == "within noise"
-
-
-def test_a_metric_of_unknown_direction_needs_better():
-    results = handmade_results(baseline=[1.0, 2.0], treatment=[1.0, 2.0], metric="fare_error")
-    with pytest.raises(ValueError, match="better='lower'"):
-        stats.summarize(results, "fare_error", baseline="Adam", treatment="Adam + GC")
-    summary = stats.summarize(
-        results, "fare_error", baseline="Adam", treatment="Adam + GC", better="lower"
-    )
-    assert summary.loc["Adam + GC - Adam", "verdict"] == "within noise"
-
-
-def test_summary_takes_the_requested_epoch():
-    results = handmade_results(baseline=[1.0, 2.0, 3.0], treatment=[1.0, 2.0, 3.0])
-    summary = stats.summarize(results, "loss", baseline="Adam", treatment="Adam + GC", epoch=1)
-    assert summary.loc["Adam", "mean"] == pytest.approx(101.0)
-
-
-def test_single_seed_has_no_interval():
-    results = handmade_results(baseline=[1.0], treatment=[2.0])
-    summary = stats.summarize(results, "loss", baseline="Adam", treatment="Adam + GC")
-    difference = summary.loc["Adam + GC - Adam"]
-    assert difference["mean"] == pytest.approx(1.0)
-    assert math.isnan(difference["std"])
-    assert math.isnan(difference["ci95_low"]) and math.isnan(difference["ci95_high"])
-    assert difference["verdict"] == "undetermined"
-
-
-def test_diverged_run_is_undetermined():
-    results = handmade_results(baseline=[1.0, 2.0, 3.0], treatment=[1.0, np.nan, 3.0])
-    summary = stats.summarize(results, "loss", baseline="Adam", treatment="Adam + GC")
-    assert summary.loc["Adam + GC - Adam", "verdict"] == "undetermined"
-
-
-def test_summary_rejects_bad_requests():
-    results = handmade_results(baseline=[1.0, 2.0], treatment=[1.0, 2.0])
-    with pytest.raises(ValueError, match="'RMSprop'"):
-        stats.summarize(results, "loss", baseline="RMSprop", treatment="Adam + GC")
-    with pytest.raises(ValueError, match="'accuracy'"):
-        stats.summarize(results, "accuracy", baseline="Adam", treatment="Adam + GC")
-    with pytest.raises(ValueError, match="same seeds"):
-        stats.summarize(
-            results.drop(index=results.index[-3:]),
-            "loss",
-            baseline="Adam",
-            treatment="Adam + GC",
-        )
-    sweep = pd.concat([results.assign(learning_rate=0.1), results.assign(learning_rate=0.01)])
-    with pytest.raises(ValueError, match="several runs"):
-        stats.summarize(sweep, "loss", baseline="Adam", treatment="Adam + GC")
 
 
 # --- paired statistics --------------------------------------------------------
@@ -154,7 +36,7 @@ def paired_frame(baseline, treatment, *, metric="loss", split="test", epoch=1):
 
 
 def one_pair(results, **kwargs):
-    (row,) = stats.paired_statistics(results, {"GC": "base"}, **kwargs).itertuples()
+    (row,) = paired.paired_statistics(results, {"GC": "base"}, **kwargs).itertuples()
     return row
 
 
@@ -220,7 +102,7 @@ def test_no_shift_intervals_cover_zero_at_the_nominal_rate():
             rows += [(s, arm, 3, "test", "loss", v) for s, v in enumerate(values)]
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     pairs = {f"GC {draw}": f"base {draw}" for draw in range(n_draws)}
-    table = stats.paired_statistics(results, pairs, "loss", "test")
+    table = paired.paired_statistics(results, pairs, "loss", "test")
     assert len(table) == n_draws and (table["n"] == n_seeds).all()
     covered = (table["ci95_low"] <= 0) & (table["ci95_high"] >= 0)
     assert covered.mean() == pytest.approx(0.95, abs=0.035)
@@ -232,32 +114,32 @@ def test_mde_approaches_the_normal_approximation_for_many_seeds():
     z = scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)  # 2.8016
     for sd in (0.5, 2.0):
         expected = z * sd / math.sqrt(5000)
-        assert stats.minimum_detectable_difference(sd, 5000) == pytest.approx(expected, rel=2e-3)
+        assert paired.minimum_detectable_difference(sd, 5000) == pytest.approx(expected, rel=2e-3)
 
 
 def test_mde_has_80_percent_power_in_simulation():
     # A paired t-test on 8 differences of SD 1 whose true mean is the MDE
     # rejects (two-sided, alpha 0.05) in 80% of 20,000 simulated studies.
     n, sd = 8, 1.0
-    mde = stats.minimum_detectable_difference(sd, n)
+    mde = paired.minimum_detectable_difference(sd, n)
     draws = np.random.default_rng(11).normal(mde, sd, size=(20_000, n))
     t = draws.mean(axis=1) / (draws.std(axis=1, ddof=1) / math.sqrt(n))
     power = (np.abs(t) > scipy_stats.t.ppf(0.975, n - 1)).mean()
     assert power == pytest.approx(0.80, abs=0.012)
     # Fewer seeds can only detect larger differences.
     assert (
-        stats.minimum_detectable_difference(sd, 4)
+        paired.minimum_detectable_difference(sd, 4)
         > mde
-        > stats.minimum_detectable_difference(sd, 20)
+        > paired.minimum_detectable_difference(sd, 20)
     )
 
 
 def test_mde_edge_cases():
-    assert stats.minimum_detectable_difference(0.0, 5) == 0.0
-    assert math.isnan(stats.minimum_detectable_difference(1.0, 1))
-    assert math.isnan(stats.minimum_detectable_difference(math.nan, 5))
+    assert paired.minimum_detectable_difference(0.0, 5) == 0.0
+    assert math.isnan(paired.minimum_detectable_difference(1.0, 1))
+    assert math.isnan(paired.minimum_detectable_difference(math.nan, 5))
     with pytest.raises(ValueError, match="power"):
-        stats.minimum_detectable_difference(1.0, 5, power=0.01)
+        paired.minimum_detectable_difference(1.0, 5, power=0.01)
 
 
 def test_no_detectable_difference_comes_with_its_mde():
@@ -268,7 +150,7 @@ def test_no_detectable_difference_comes_with_its_mde():
     assert row.verdict == "no detectable difference"
     sd = float(np.std(treatment - baseline, ddof=1))
     assert row.sd_difference == pytest.approx(sd)
-    assert row.mde80 == pytest.approx(stats.minimum_detectable_difference(sd, 6))
+    assert row.mde80 == pytest.approx(paired.minimum_detectable_difference(sd, 6))
     assert row.mde80 > abs(row.mean_difference)
 
 
@@ -298,31 +180,20 @@ def test_one_seed_is_undetermined():
 def test_accuracy_intervals_stay_within_their_range():
     # Three seeds at or near 1: the raw t-interval would pass 1.
     results = paired_frame([0.98, 1.0, 0.9], [0.02, 0.0, 0.9], metric="accuracy")
-    summary = stats.arm_summary(results, "accuracy", "test").set_index("arm")
+    summary = paired.arm_summary(results, "accuracy", "test").set_index("arm")
     assert summary.loc["base", "ci95_high"] == 1.0
     assert summary.loc["GC", "ci95_low"] == 0.0
     assert summary.loc["base", "ci95_low"] < summary.loc["base", "mean"]
     row = one_pair(results, metric="accuracy", split="test")
     assert row.ci95_low == -1.0 and row.ci95_high < 1.0
     # A loss has no upper bound, but its mean never goes below 0.
-    losses = stats.arm_summary(paired_frame([0.0, 0.1, 0.9], [1, 2, 3]), "loss", "test")
+    losses = paired.arm_summary(paired_frame([0.0, 0.1, 0.9], [1, 2, 3]), "loss", "test")
     assert losses.loc[0, "ci95_low"] == 0.0
 
 
 def test_arm_summary_is_tidy():
-    summary = stats.arm_summary(paired_frame([1.0, 2.0, 3.0], [1.5, 2.0, 4.0]), "loss", "test")
-    assert list(summary.columns) == [
-        "arm",
-        "metric",
-        "split",
-        "epoch",
-        "window",
-        "n",
-        "mean",
-        "sd",
-        "ci95_low",
-        "ci95_high",
-    ]
+    summary = paired.arm_summary(paired_frame([1.0, 2.0, 3.0], [1.5, 2.0, 4.0]), "loss", "test")
+    assert list(summary.columns) == list(paired.ARM_SUMMARY_COLUMNS)
     assert summary["arm"].tolist() == ["base", "GC"]
     assert summary.loc[0, "mean"] == pytest.approx(2.0)
     assert summary.loc[0, "ci95_high"] == pytest.approx(2.0 + T_975_2DOF / math.sqrt(3))
@@ -344,9 +215,62 @@ def curves(n_seeds=4, epochs=10):
 PAIRS = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
 
 
+def test_curves_hold_each_arms_seed_mean_and_sd_at_every_epoch_of_each_split():
+    results = pd.concat([curves(epochs=3), paired_frame([1.0], [2.0], split="validation")])
+    table = paired.arm_curves(results, "loss", splits=("train", "validation"))
+    assert list(table.columns) == list(paired.CURVE_COLUMNS)
+    train = table[table["split"] == "train"]
+    assert train["arm"].unique().tolist() == ["Adam", "Adam + GC", "Adam + GC on the update"]
+    adam = train[train["arm"] == "Adam"]
+    assert adam["epoch"].tolist() == [1, 2, 3] and (adam["n"] == 4).all()
+    # 1 / epoch + 0.1 * seed over seeds 0 to 3: mean 1 / epoch + 0.15, sd 0.1 * sd(0..3).
+    np.testing.assert_allclose(adam["mean"], 1.0 / np.arange(1, 4) + 0.15)
+    np.testing.assert_allclose(adam["sd"], 0.1 * np.std([0, 1, 2, 3], ddof=1))
+    validation = table[table["split"] == "validation"]
+    assert validation["arm"].tolist() == ["base", "GC"] and validation["sd"].isna().all()
+
+
+def test_curves_reject_a_missing_metric_and_several_runs_per_seed():
+    with pytest.raises(ValueError, match="'mae'"):
+        paired.arm_curves(curves(), "mae", splits=("train",))
+    sweep = pd.concat([curves().assign(learning_rate=r) for r in (0.1, 0.01)])
+    with pytest.raises(ValueError, match="several runs"):
+        paired.arm_curves(sweep, "loss", splits=("train",))
+
+
+def test_a_sweep_summary_holds_every_arm_at_every_rate_at_the_last_epoch():
+    sweep = pd.concat(
+        [
+            paired_frame([1.0, 2.0], [1.0 + rate, 2.0 + rate], epoch=epoch).assign(
+                learning_rate=rate
+            )
+            for rate in (0.1, 0.01)
+            for epoch in (1, 2)
+        ]
+    )
+    sweep.loc[(sweep["learning_rate"] == 0.1) & (sweep["seed"] == 1), "value"] = np.nan
+    summary = paired.sweep_summary(sweep, "loss", "test")
+    assert list(summary.columns) == ["learning_rate", *paired.ARM_SUMMARY_COLUMNS]
+    assert summary["learning_rate"].tolist() == [0.01, 0.01, 0.1, 0.1]
+    assert (summary["epoch"] == 2).all()
+    assert summary["mean"].tolist()[:2] == pytest.approx([1.5, 1.51])
+    assert summary["mean"].iloc[2:].isna().all()  # a diverged seed leaves no mean
+
+
+def test_statistics_per_epoch_run_from_epoch_one_to_the_last():
+    table = paired.paired_statistics_per_epoch(curves(epochs=4), PAIRS, "accuracy", "test")
+    assert table["epoch"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert (
+        paired.paired_statistics_per_epoch(curves(epochs=4), PAIRS, "loss", "train", last_epoch=2)[
+            "epoch"
+        ].max()
+        == 2
+    )
+
+
 def test_differences_are_tidy_and_paired_by_seed():
-    differences = stats.paired_differences(curves(), PAIRS, "accuracy", "test", epoch=5)
-    assert list(differences.columns) == list(stats.DIFFERENCE_COLUMNS)
+    differences = paired.paired_differences(curves(), PAIRS, "accuracy", "test", epoch=5)
+    assert list(differences.columns) == list(paired.DIFFERENCE_COLUMNS)
     assert len(differences) == 2 * 4
     gc = differences[differences["treatment"] == "Adam + GC"]
     assert (gc["baseline"] == "Adam").all() and (gc["epoch"] == 5).all()
@@ -354,28 +278,9 @@ def test_differences_are_tidy_and_paired_by_seed():
     np.testing.assert_allclose(gc["baseline_value"], 0.6 + 0.01 * np.arange(4))
 
 
-def test_window_averages_the_last_epochs_up_to_the_reporting_epoch():
-    differences = stats.paired_differences(curves(), PAIRS, "accuracy", "test", epoch=8, window=3)
-    assert (differences["window"] == 3).all()
-    # Mean of epochs 6, 7, 8 of 0.5 + 0.02 * epoch: 0.5 + 0.14 (seed 0, Adam).
-    assert differences["baseline_value"].iloc[0] == pytest.approx(0.64)
-    early = stats.paired_differences(curves(), PAIRS, "accuracy", "test", epoch=2, window=3)
-    assert (early["window"] == 2).all()  # only epochs 1 and 2 exist
-    assert early["baseline_value"].iloc[0] == pytest.approx(0.53)
-
-
-def test_window_needs_every_epoch_and_says_how_to_get_it():
-    results = curves()
-    once = results[(results["split"] != "test") | (results["epoch"] == 10)]
-    with pytest.raises(ValueError, match="run_study"):
-        stats.paired_differences(once, PAIRS, "accuracy", "test", window=3)
-    with pytest.raises(ValueError, match="window"):
-        stats.paired_differences(results, PAIRS, "accuracy", "test", window=0)
-
-
 def test_report_holds_the_three_fixed_quantities():
-    report = stats.paired_report(curves(), PAIRS, ["accuracy"])
-    assert list(report.columns) == list(stats.STATISTICS_COLUMNS)
+    report = paired.paired_report(curves(), PAIRS, ["accuracy"])
+    assert list(report.columns) == list(paired.STATISTICS_COLUMNS)
     train = report[report["split"] == "train"]
     assert sorted(set(train["epoch"])) == list(range(1, 11))
     assert (train["metric"] == "loss").all() and len(train) == 10 * 2
@@ -385,43 +290,43 @@ def test_report_holds_the_three_fixed_quantities():
     assert (gc["verdict"] == "better").all()
     update = report[report["treatment"] == "Adam + GC on the update"]
     assert (update["verdict"] == "no detectable difference").all()
-    at_5 = stats.paired_report(curves(), PAIRS, ["accuracy"], reporting_epoch=5)
+    at_5 = paired.paired_report(curves(), PAIRS, ["accuracy"], reporting_epoch=5)
     assert at_5["epoch"].max() == 5
 
 
 def test_statistics_keep_extra_key_columns():
     differences = pd.concat(
         [
-            stats.paired_differences(curves(), PAIRS, "accuracy", "test").assign(study=name)
+            paired.paired_differences(curves(), PAIRS, "accuracy", "test").assign(study=name)
             for name in ("one", "two")
         ]
     )
-    table = stats.difference_statistics(differences)
-    assert list(table.columns[:7]) == [*stats.STATISTICS_COLUMNS[:6], "study"]
+    table = paired.difference_statistics(differences)
+    assert list(table.columns[:7]) == [*paired.STATISTICS_COLUMNS[:6], "study"]
     assert len(table) == 4 and set(table["study"]) == {"one", "two"}
 
 
 def test_unknown_metric_needs_a_direction():
     results = paired_frame([1.0, 2.0], [1.5, 2.5], metric="fare_error")
     with pytest.raises(ValueError, match="better='lower' or better='higher'"):
-        stats.paired_statistics(results, {"GC": "base"}, "fare_error", "test")
-    (row,) = stats.paired_statistics(
+        paired.paired_statistics(results, {"GC": "base"}, "fare_error", "test")
+    (row,) = paired.paired_statistics(
         results, {"GC": "base"}, "fare_error", "test", better="higher"
     ).itertuples()
     assert row.better == "higher" and row.better_in == 2
     with pytest.raises(ValueError, match="'lower' or 'higher'"):
-        stats.paired_statistics(results, {"GC": "base"}, "fare_error", "test", better="up")
+        paired.paired_statistics(results, {"GC": "base"}, "fare_error", "test", better="up")
 
 
 def test_paired_statistics_reject_bad_pairs():
     results = curves()
     with pytest.raises(ValueError, match="at least one pair"):
-        stats.paired_statistics(results, {}, "accuracy", "test")
+        paired.paired_statistics(results, {}, "accuracy", "test")
     with pytest.raises(ValueError, match="'SGD'"):
-        stats.paired_statistics(results, {"SGD + GC": "SGD"}, "accuracy", "test")
+        paired.paired_statistics(results, {"SGD + GC": "SGD"}, "accuracy", "test")
     unpaired = results[~((results["arm"] == "Adam") & (results["seed"] == 3))]
     with pytest.raises(ValueError, match=r"same seeds \(unpaired: \[3\]\)"):
-        stats.paired_statistics(unpaired, PAIRS, "accuracy", "test")
+        paired.paired_statistics(unpaired, PAIRS, "accuracy", "test")
     sweep = pd.concat([results.assign(learning_rate=r) for r in (0.1, 0.01)])
     with pytest.raises(ValueError, match="several runs"):
-        stats.paired_statistics(sweep, PAIRS, "accuracy", "test")
+        paired.paired_statistics(sweep, PAIRS, "accuracy", "test")

@@ -1,81 +1,44 @@
-"""Loaders for the book's two real data sets.
+"""The Horses or Humans images of the image-classification chapter.
 
-- :func:`load_nyc_taxis` -- 6,433 New York City taxi trips (seaborn's
-  ``taxis`` data set), for the fare-regression chapter;
-- :func:`load_horses_or_humans` -- the Horses or Humans images (TFDS
-  ``horses_or_humans``), for the image-classification chapter, as ``tf.data``
-  pipelines or as :class:`ArrayBatches` (a ``keras.utils.PyDataset`` that
-  needs no TensorFlow); :func:`load_horses_or_humans_arrays` gives the plain
-  NumPy arrays behind the latter.
-
-By default both fetch their data from the public source (and cache it). Set
-the environment variable ``GC_TUTORIAL_DATA`` to a folder holding
-``nyc_taxis/taxis.csv`` and ``horses_or_humans/{train,test}/{horses,humans}/``
-to read a local copy instead, e.g. on a machine without internet access;
-:func:`verify_sha256sums` checks such a copy against its ``SHA256SUMS``
-files. The loaders never fall back to other data: a missing or broken copy is
-an error.
+:func:`load_horses_or_humans` serves them batched, as ``tf.data`` pipelines
+(from TensorFlow Datasets, or from the local copy in ``$GC_TUTORIAL_DATA``)
+or as :class:`~gc_tutorial.book.data.array_batches.ArrayBatches` over the
+NumPy arrays of :func:`load_horses_or_humans_arrays` (local copy only; no
+TensorFlow needed). The local images are checked before use: an unreadable
+file is an error that names it.
 
 This module imports neither TensorFlow nor TensorFlow Datasets: only the
-``tf.data`` form of :func:`load_horses_or_humans` does, when it is used.
+``tf.data`` form of :func:`load_horses_or_humans` does, when it is used. It
+is longer than the book's modules usually are (about 480 lines, a third of
+them docstrings) because both forms must read the same files, in the same
+order, with the same checks: keeping them in one module keeps that visible.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import math
 import os
 import pathlib
-import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Literal
 
 import keras
 import numpy as np
-import pandas as pd
 from PIL import Image
+
+from gc_tutorial.book.data.array_batches import ArrayBatches, check_counts
+from gc_tutorial.book.data.fetch import DATA_ENV, horses_or_humans_dir
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
 __all__ = [
-    "DATA_ENV",
-    "local_data_dir",
-    "verify_sha256sums",
-    "TAXI_COLUMNS",
-    "load_nyc_taxis",
     "HORSES_OR_HUMANS_CLASSES",
-    "ArrayBatches",
     "load_horses_or_humans_arrays",
     "load_horses_or_humans_split",
     "load_horses_or_humans",
 ]
-
-DATA_ENV = "GC_TUTORIAL_DATA"
-
-TAXI_COLUMNS = (
-    "pickup",
-    "dropoff",
-    "passengers",
-    "distance",
-    "fare",
-    "tip",
-    "tolls",
-    "total",
-    "color",
-    "payment",
-    "pickup_zone",
-    "dropoff_zone",
-    "pickup_borough",
-    "dropoff_borough",
-)
-_TAXIS_URL = "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/taxis.csv"
-_TAXI_NUMBER_COLUMNS = ("passengers", "distance", "fare", "tip", "tolls", "total")
-_TAXI_TIME_COLUMNS = ("pickup", "dropoff")
-# The columns the fare model reads: no trip may leave one of them empty.
-_TAXI_REQUIRED_COLUMNS = ("passengers", "distance", "fare", "pickup", "dropoff")
 
 HORSES_OR_HUMANS_CLASSES = ("horses", "humans")
 _TFDS_IMAGE_SIZE = 300
@@ -84,172 +47,6 @@ _SUBSET_SEED = 1234
 # formats (as Pillow names them) TensorFlow's decode_image can decode.
 _IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _IMAGE_FORMATS = ("BMP", "GIF", "JPEG", "PNG")
-_SHA256SUMS = "SHA256SUMS"
-# One line of `sha256sum` output: digest, space, space or "*" (binary), name.
-_SHA256SUMS_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
-
-
-def local_data_dir() -> pathlib.Path | None:
-    """Return the local data folder named by ``$GC_TUTORIAL_DATA``.
-
-    Returns:
-        The folder as a ``pathlib.Path``, or ``None`` when the variable is
-        unset or empty (the loaders then download the data).
-
-    Raises:
-        FileNotFoundError: The variable names a folder that does not exist.
-    """
-    value = os.environ.get(DATA_ENV, "")
-    if not value:
-        return None
-    folder = pathlib.Path(value).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"${DATA_ENV} is set to {value!r}, but {folder} is not a folder. "
-            f"Point it at the folder holding nyc_taxis/ and horses_or_humans/, "
-            f"or unset it to download the data."
-        )
-    return folder
-
-
-def verify_sha256sums(folder: str | os.PathLike[str]) -> int:
-    """Check the files of a local copy against the folder's ``SHA256SUMS``.
-
-    ``SHA256SUMS`` is ``sha256sum`` output: one ``<hex digest>  <path>`` line
-    per file, paths relative to ``folder`` (``sha256sum -c SHA256SUMS`` run in
-    ``folder`` does the same check). Use it after copying the data to another
-    machine, e.g. ``verify_sha256sums(local_data_dir() / "horses_or_humans")``.
-    Files that the list does not name are not checked.
-
-    Args:
-        folder: The folder holding ``SHA256SUMS``, such as
-            ``$GC_TUTORIAL_DATA/horses_or_humans`` or
-            ``$GC_TUTORIAL_DATA/nyc_taxis``.
-
-    Returns:
-        The number of files checked, all of which match.
-
-    Raises:
-        FileNotFoundError: ``folder/SHA256SUMS`` or a file it lists does not
-            exist (the first such file is named).
-        ValueError: A file's SHA-256 differs from the listed one (the first
-            such file is named), or ``SHA256SUMS`` has a malformed line or
-            lists no files.
-    """
-    folder = pathlib.Path(folder)
-    sums = folder / _SHA256SUMS
-    if not sums.is_file():
-        raise FileNotFoundError(f"Checksum list not found: {sums} does not exist.")
-    checked = 0
-    for number, line in enumerate(sums.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        match = _SHA256SUMS_LINE.fullmatch(line)
-        if match is None:
-            raise ValueError(
-                f"{sums}, line {number}, is not '<sha256 hex digest>  <path>': "
-                f"{line!r}. Regenerate the list with `sha256sum`."
-            )
-        expected, name = match.group(1).lower(), match.group(2)
-        path = folder / name
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path}, listed in {sums}, does not exist: the local copy is "
-                f"incomplete. Copy the data again."
-            )
-        digest = hashlib.sha256()
-        with open(path, "rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != expected:
-            raise ValueError(
-                f"{path} does not match {sums}: its SHA-256 is "
-                f"{digest.hexdigest()}, the list says {expected}. The file is "
-                f"damaged or different; copy it again."
-            )
-        checked += 1
-    if checked == 0:
-        raise ValueError(f"{sums} lists no files.")
-    return checked
-
-
-def load_nyc_taxis() -> pd.DataFrame:
-    """Load the 6,433 real NYC taxi trips of March 2019 (seaborn's ``taxis``).
-
-    Without ``$GC_TUTORIAL_DATA`` the CSV is downloaded from seaborn's data
-    repository once and then read from the Keras cache
-    (``~/.keras/datasets``); with it, ``$GC_TUTORIAL_DATA/nyc_taxis/taxis.csv``
-    is read.
-
-    Returns:
-        One row per trip with the columns in :data:`TAXI_COLUMNS`; ``pickup``
-        and ``dropoff`` are parsed as datetimes, ``passengers``,
-        ``distance``, ``fare``, ``tip``, ``tolls`` and ``total`` are numbers.
-        Some rows have empty ``payment`` or zone fields (NaN).
-
-    Raises:
-        FileNotFoundError: ``$GC_TUTORIAL_DATA`` is set but the folder or the
-            CSV in it does not exist.
-        ValueError: The CSV is empty or lacks required columns; a number
-            column holds a value that is not a finite number, or a time
-            column one that is not a date and time; or a column the fare
-            model reads (``passengers``, ``distance``, ``fare``, ``pickup``,
-            ``dropoff``) is empty in some row. The message names the column,
-            the row and the value.
-    """
-    folder = local_data_dir()
-    if folder is None:
-        path = pathlib.Path(keras.utils.get_file("taxis.csv", origin=_TAXIS_URL))
-    else:
-        path = folder / "nyc_taxis" / "taxis.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"NYC taxi data not found: {path} does not exist.")
-    try:
-        trips = pd.read_csv(path)
-    except pd.errors.EmptyDataError as error:
-        raise ValueError(f"NYC taxi data file {path} is empty.") from error
-    missing = [column for column in TAXI_COLUMNS if column not in trips.columns]
-    if missing:
-        raise ValueError(f"NYC taxi data file {path} lacks the required columns {missing}.")
-    if trips.empty:
-        raise ValueError(f"NYC taxi data file {path} has no rows.")
-    for column in _TAXI_NUMBER_COLUMNS + _TAXI_TIME_COLUMNS:
-        raw = trips[column]
-        if column in _TAXI_NUMBER_COLUMNS:
-            parsed = pd.to_numeric(raw, errors="coerce")
-            bad = (parsed.isna() | np.isinf(parsed)) & raw.notna()
-            kind = "a finite number"
-        else:
-            parsed = pd.to_datetime(raw, errors="coerce")
-            bad = parsed.isna() & raw.notna()
-            kind = "a date and time"
-        if bad.any():
-            _raise_bad_taxi_value(path, column, raw, bad, f"is not {kind}")
-        if column in _TAXI_REQUIRED_COLUMNS and raw.isna().any():
-            _raise_bad_taxi_value(
-                path, column, raw, raw.isna(), "is missing (the fare model needs it)"
-            )
-        trips[column] = parsed
-    return trips
-
-
-def _raise_bad_taxi_value(
-    path: pathlib.Path, column: str, raw: pd.Series, bad: pd.Series, problem: str
-) -> NoReturn:
-    """Raise a ValueError naming the first flagged row of a taxi CSV column."""
-    rows = np.flatnonzero(bad.to_numpy())
-    row = int(rows[0])
-    value = raw.iloc[row]
-    shown = "an empty field or NaN" if pd.isna(value) else repr(value)
-    others = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
-    raise ValueError(
-        f"NYC taxi data file {path}: column {column!r}, row {row + 1} (line "
-        f"{row + 2} of the file), holds {shown}, which {problem}{others}. "
-        f"Fix or remove the row, or copy the data again."
-    )
-
-
-# --- Horses or Humans: the local copy ---------------------------------------
 
 
 def _image_files(split_dir: pathlib.Path) -> tuple[list[pathlib.Path], np.ndarray]:
@@ -335,38 +132,23 @@ def _check_images(files: list[pathlib.Path]) -> None:
             _CHECKED.add(key)
 
 
-def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, ...]:
-    """Source indices and weights of TensorFlow's bilinear resize along an axis.
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize to ``size`` x ``size`` as ``tf.image.resize`` does, in float32.
 
-    ``tf.image.resize`` samples output pixel ``i`` at source coordinate
-    ``(i + 0.5) * in_size / out_size - 0.5`` (half-pixel centres), clamped to
-    the image, between its two neighbours; computed in float32 as TF does.
+    ``keras.ops.image.resize``, bilinear with half-pixel centres and no
+    antialiasing (TensorFlow's defaults), on the active backend: on
+    TensorFlow it is ``tf.image.resize`` itself. (Pillow's bilinear filter
+    antialiases when it shrinks an image: at 32 px single pixels would
+    differ from TensorFlow's by about 100 grey levels.)
     """
-    scale = np.float32(in_size / out_size)
-    centres = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale
-    centres -= np.float32(0.5)
-    floor = np.floor(centres)
-    lower = np.clip(floor, 0, in_size - 1).astype(np.intp)
-    upper = np.clip(floor + 1, 0, in_size - 1).astype(np.intp)
-    return lower, upper, (centres - floor)[:, None]
-
-
-def _resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
-    """``tf.image.resize(image, (size, size))`` in NumPy: bilinear, float32.
-
-    Pillow's bilinear filter averages over the whole footprint when it
-    shrinks an image (antialiasing) and TensorFlow's does not: on this data
-    at 32 px single pixels differ by about 100 grey levels. This follows
-    TensorFlow's kernel (interpolate along x, then along y) and matches it
-    bit for bit (TensorFlow 2.21).
-    """
-    rows_low, rows_high, row_weights = _bilinear_taps(image.shape[0], size)
-    cols_low, cols_high, col_weights = _bilinear_taps(image.shape[1], size)
-    pixels = image.astype(np.float32)
-    left, right = pixels[:, cols_low], pixels[:, cols_high]
-    across = left + (right - left) * col_weights
-    top, bottom = across[rows_low], across[rows_high]
-    return top + (bottom - top) * row_weights[:, None]
+    resized = keras.ops.image.resize(
+        image.astype(np.float32),
+        (size, size),
+        interpolation="bilinear",
+        antialias=False,
+        data_format="channels_last",
+    )
+    return keras.ops.convert_to_numpy(resized)
 
 
 def _subset_mask(size: int, subset: int | None) -> np.ndarray:
@@ -426,7 +208,7 @@ def _split_arrays(
                     f"{image_size}. Replace it with a good copy."
                 )
         else:
-            image = _resize_bilinear(image, image_size)
+            image = _resize(image, image_size)
         split.images[index] = image
         split.decoded[index] = True
     images, labels = (
@@ -438,24 +220,9 @@ def _split_arrays(
     return images, labels
 
 
-def _check_arguments(**arguments: int | None) -> None:
-    """Raise naming the first argument that is not a whole number of at least 1.
-
-    ``None`` is allowed. A bool is refused: ``train_subset=True`` would
-    otherwise be taken as 1.
-    """
-    for name, value in arguments.items():
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be a whole number or None, got {value!r}.")
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}.")
-
-
 def _local_horses_or_humans_dir(purpose: str) -> pathlib.Path:
     """``$GC_TUTORIAL_DATA/horses_or_humans``, or an error saying what to do."""
-    folder = local_data_dir()
+    folder = horses_or_humans_dir()
     if folder is None:
         raise FileNotFoundError(
             f"{purpose} reads a local copy of Horses or Humans, and "
@@ -466,9 +233,6 @@ def _local_horses_or_humans_dir(purpose: str) -> pathlib.Path:
             f"load_horses_or_humans(..., format='tf') to download the images "
             f"from TensorFlow Datasets."
         )
-    folder = folder / "horses_or_humans"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"Horses or Humans folder not found: {folder}")
     return folder
 
 
@@ -484,10 +248,12 @@ def load_horses_or_humans_arrays(
     images, labels and subsets are those of :func:`load_horses_or_humans`'s
     ``tf.data`` form on the same copy: decoded to RGB (alpha dropped, as
     TensorFlow does) and resized like ``tf.image.resize`` (bilinear,
-    half-pixel centres, no antialiasing; the same float32 pixels as
-    TensorFlow 2.21 gives). Each image is decoded once per process and kept
-    in memory per split and ``image_size`` (all 1,283 images at 300x300 take
-    350 MB), so later calls cost no decoding.
+    half-pixel centres, no antialiasing) by ``keras.ops.image.resize`` on
+    the active backend: on TensorFlow the ``tf.data`` form's float32 pixels
+    exactly; on JAX and PyTorch at most a float32 rounding apart. Each image
+    is decoded once per process and kept in memory per split and
+    ``image_size`` (all 1,283 images at 300x300 take 350 MB), so later calls
+    cost no decoding.
 
     Args:
         image_size: Side of the square images, in pixels; the originals are
@@ -512,7 +278,7 @@ def load_horses_or_humans_arrays(
             ``horses_or_humans`` folder in it, or a split or class folder
             does not exist.
     """
-    _check_arguments(image_size=image_size, train_subset=train_subset, test_subset=test_subset)
+    check_counts(image_size=image_size, train_subset=train_subset, test_subset=test_subset)
     folder = _local_horses_or_humans_dir("load_horses_or_humans_arrays")
     return (
         _split_arrays(folder / "train", image_size, train_subset),
@@ -544,93 +310,9 @@ def load_horses_or_humans_split(
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
-    _check_arguments(image_size=image_size, subset=subset)
+    check_counts(image_size=image_size, subset=subset)
     folder = _local_horses_or_humans_dir("load_horses_or_humans_split")
     return _split_arrays(folder / split, image_size, subset)
-
-
-class ArrayBatches(keras.utils.PyDataset):
-    """Batches of ``(x, y)`` from in-memory arrays, for ``fit`` on every backend.
-
-    Serves ``x`` as float32 (images may be stored as ``uint8`` and are
-    converted one batch at a time) and ``y`` as given. With a
-    ``shuffle_seed`` the rows come in a new random order every epoch, drawn
-    from a NumPy generator seeded by it alone: two instances with one seed
-    give the same orders, epoch after epoch, in any process and on any
-    Keras backend (for a given NumPy version). :meth:`on_epoch_end` draws
-    the next order; ``model.fit`` calls it after each epoch. Pass
-    ``shuffle=False`` to ``fit``: Keras would otherwise also shuffle the
-    batch order, from its own global seed.
-
-    Args:
-        x: Inputs, one row per example (images ``(n, height, width,
-            channels)``, features ``(n, features)``), any real dtype.
-        y: Targets or labels, one per example.
-        batch_size: Rows per batch; the last batch may be smaller.
-        shuffle_seed: Seed of the per-epoch orders, a non-negative integer;
-            ``None`` keeps the rows in their given order.
-        **kwargs: Passed to ``keras.utils.PyDataset`` (``workers``,
-            ``use_multiprocessing``, ``max_queue_size``).
-
-    Raises:
-        ValueError: ``x`` and ``y`` differ in length or are empty,
-            ``batch_size`` is below 1, or ``shuffle_seed`` is negative.
-    """
-
-    def __init__(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        batch_size: int,
-        shuffle_seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Check the arrays and arguments and draw the first epoch's order."""
-        super().__init__(**kwargs)
-        if len(x) != len(y) or len(y) == 0:
-            raise ValueError(
-                f"x and y must hold the same, non-zero number of rows; got {len(x)} and {len(y)}."
-            )
-        _check_arguments(batch_size=batch_size)
-        if shuffle_seed is not None and shuffle_seed < 0:
-            raise ValueError(
-                f"shuffle_seed must be a non-negative integer or None, got {shuffle_seed}."
-            )
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self._rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
-        self._epoch = 0
-        self._order = self._next_order()
-
-    @property
-    def epoch(self) -> int:
-        """How many times :meth:`on_epoch_end` has been called."""
-        return self._epoch
-
-    @property
-    def order(self) -> np.ndarray:
-        """The row indices served this epoch, batch after batch."""
-        return self._order
-
-    def _next_order(self) -> np.ndarray:
-        if self._rng is None:
-            return np.arange(len(self.y))
-        return self._rng.permutation(len(self.y))
-
-    def __len__(self) -> int:
-        """The number of batches per epoch, the last one possibly smaller."""
-        return math.ceil(len(self.y) / self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Batch ``index`` of this epoch: float32 ``x``, ``y`` as given."""
-        if not 0 <= index < len(self):
-            raise IndexError(f"Batch {index} out of range 0..{len(self) - 1}.")
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        return self.x[rows].astype(np.float32, copy=False), self.y[rows]
-
-    def on_epoch_end(self) -> None:
-        """Advance :attr:`epoch` and draw its order (if shuffled)."""
-        self._epoch += 1
-        self._order = self._next_order()
 
 
 # --- Horses or Humans: the loader -------------------------------------------
@@ -700,7 +382,7 @@ def load_horses_or_humans(
             does not exist; or, in the ``"numpy"`` form, it is not set.
         ImportError: ``format="tf"`` without TensorFlow installed.
     """
-    _check_arguments(
+    check_counts(
         image_size=image_size,
         batch_size=batch_size,
         train_subset=train_subset,
@@ -729,11 +411,11 @@ def load_horses_or_humans(
             "tensorflow, or use format='numpy' with a local copy in "
             f"${DATA_ENV}."
         ) from error
-    data_dir = local_data_dir()
-    if data_dir is None:
+    local = horses_or_humans_dir()
+    if local is None:
         train, test = _tfds_horses_or_humans(image_size)
     else:
-        train, test = _local_horses_or_humans(data_dir / "horses_or_humans", image_size)
+        train, test = _local_horses_or_humans(local, image_size)
     train = _pipeline(train, subset=train_subset, batch_size=batch_size, shuffle_seed=shuffle_seed)
     # The test set is never shuffled: evaluation order does not matter.
     test = _pipeline(test, subset=test_subset, batch_size=batch_size, shuffle_seed=None)
@@ -780,8 +462,6 @@ def _tfds_horses_or_humans(image_size: int) -> list[tf.data.Dataset]:
 
 def _local_horses_or_humans(folder: pathlib.Path, image_size: int) -> list[tf.data.Dataset]:
     """The train and test splits read from a local copy, in file order."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"Horses or Humans folder not found: {folder}")
     splits = []
     for split in ("train", "test"):
         files, _ = _image_files(folder / split)

@@ -1,14 +1,16 @@
-"""Summaries over seeds, and the paired statistics of a GC arm against its baseline.
+"""Paired statistics of a GC arm against its baseline, and summaries of each arm.
 
 The paired statistics are fixed before the runs. For each GC arm against its
 baseline arm, paired by seed (both start from the seed's initial weights and
 see its data order), on the differences GC − baseline:
 
-- the mean difference with its 95% Student-t interval;
+- the mean difference with its 95% Student-t interval (:func:`t_interval`);
 - the sign count: in how many seeds GC did better, and in how many worse,
   "better" following the metric's direction (lower loss or error, higher
   accuracy; :data:`METRIC_KINDS`);
-- the two-sided Wilcoxon signed-rank p-value;
+- the two-sided Wilcoxon signed-rank p-value, from
+  :func:`~gc_tutorial.book.experiments.inference.wilcoxon_p` (the tests of
+  significance live in :mod:`~gc_tutorial.book.experiments.inference`);
 - the minimum detectable difference: the smallest true mean difference that
   a paired t-test with this many seeds, alpha 0.05, detects with 80% power,
   given the observed standard deviation of the differences;
@@ -17,10 +19,17 @@ see its data order), on the differences GC − baseline:
 
 :func:`paired_report` computes them on the three quantities fixed for the
 studies: training loss at every epoch, and each test metric at the reporting
-epoch and averaged over the last 3 epochs up to it. Every function takes the
-tidy results frame (:data:`~gc_tutorial.book.experiments.frames.RESULT_COLUMNS`)
-and returns a tidy frame. :func:`summarize` is the chapters' older
-two-arm summary.
+epoch and averaged over the last 3 epochs up to it. Each arm on its own is
+summarised by :func:`arm_summary` (mean over seeds and its interval), over
+epochs by :func:`arm_curves` and over a learning-rate sweep by
+:func:`sweep_summary`; the figures of :mod:`gc_tutorial.book.plotting` draw
+these frames. Every function takes the tidy results frame
+(:data:`~gc_tutorial.book.experiments.frames.RESULT_COLUMNS`) and returns a
+tidy frame.
+
+The module is longer than the book's usual 400 lines because its parts share
+the metric kinds and the interval, and most of its lines are the docstrings
+that say exactly what each statistic is.
 """
 
 from __future__ import annotations
@@ -35,7 +44,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from gc_tutorial.book.experiments.frames import SEVERAL_RUNS_ERROR, check_arms, metric_rows
+from gc_tutorial.book.experiments.frames import (
+    SEVERAL_RUNS_ERROR,
+    check_arms,
+    metric_rows,
+    run_values,
+)
+from gc_tutorial.book.experiments.inference import wilcoxon_p
 
 __all__ = [
     "ALPHA",
@@ -46,15 +61,18 @@ __all__ = [
     "metric_kind",
     "t_interval",
     "minimum_detectable_difference",
-    "run_values",
+    "ARM_SUMMARY_COLUMNS",
     "arm_summary",
+    "sweep_summary",
+    "CURVE_COLUMNS",
+    "arm_curves",
     "DIFFERENCE_COLUMNS",
     "paired_differences",
     "STATISTICS_COLUMNS",
     "difference_statistics",
     "paired_statistics",
+    "paired_statistics_per_epoch",
     "paired_report",
-    "summarize",
 ]
 
 ALPHA = 0.05
@@ -165,14 +183,16 @@ def t_interval(
         ``(mean, std, ci95_low, ci95_high)``: ``std`` with ddof=1, the
         interval from Student's t with n − 1 degrees of freedom, clipped to
         ``[low, high]`` (a mean accuracy's interval stays in [0, 1]). With
-        fewer than 2 values, ``std`` and the interval are NaN.
+        fewer than 2 values, ``std`` and the interval are NaN; a non-finite
+        value (a diverged run) makes them non-finite, without a warning.
     """
     values = np.asarray(values, dtype=float)
     n = len(values)
     mean = float(np.mean(values)) if n else math.nan
     if n < 2:
         return mean, math.nan, math.nan, math.nan
-    std = float(np.std(values, ddof=1))
+    with np.errstate(invalid="ignore"):  # inf - inf in the deviations of a diverged run
+        std = float(np.std(values, ddof=1))
     half_width = float(stats.t.ppf(1 - ALPHA / 2, n - 1)) * std / math.sqrt(n)
     ci_low = max(mean - half_width, low)
     ci_high = min(mean + half_width, high)
@@ -229,69 +249,19 @@ def minimum_detectable_difference(
     return noncentrality * sd / math.sqrt(n)
 
 
-def _wilcoxon_p(differences: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p; 1 when every difference is 0."""
-    if not np.any(differences != 0):
-        return 1.0
-    return float(stats.wilcoxon(differences, alternative="two-sided").pvalue)
-
-
-def run_values(
-    results: pd.DataFrame,
-    metric: str,
-    split: str,
-    *,
-    epoch: int | None = None,
-    window: int = 1,
-) -> pd.DataFrame:
-    """Each run's value of ``metric`` on ``split`` at an epoch, or averaged.
-
-    Args:
-        results: A results frame with one run per arm and seed.
-        metric: Metric, e.g. ``"loss"`` or ``"accuracy"``.
-        split: ``"train"``, ``"validation"`` or ``"test"``.
-        epoch: The reporting epoch; ``None`` for the last one in the results.
-        window: Average over this many epochs ending at ``epoch`` (all of
-            them, from epoch 1, when ``epoch`` is smaller). A non-finite value
-            in the window makes the average non-finite.
-
-    Returns:
-        A frame with columns ``arm``, ``seed``, ``epoch``, ``window`` (the
-        number of epochs averaged) and ``value``, one row per run.
-
-    Raises:
-        ValueError: ``window < 1``; the metric is missing on the split; a
-            seed has several runs of one arm; or a run lacks a value at an
-            epoch of the window.
-    """
-    if window < 1:
-        raise ValueError(f"window must be at least 1; got {window}.")
-    rows = metric_rows(results, metric, split)
-    if rows.duplicated(["arm", "seed", "epoch"]).any():
-        raise ValueError(SEVERAL_RUNS_ERROR)
-    epoch = int(rows["epoch"].max()) if epoch is None else int(epoch)
-    window = min(window, epoch)
-    first = epoch - window + 1
-    in_window = rows[rows["epoch"].between(first, epoch)]
-    runs = rows.groupby(["arm", "seed"]).size().index
-    counts = in_window.groupby(["arm", "seed"]).size().reindex(runs, fill_value=0)
-    short = list(counts.index[counts < window])
-    if short:
-        epochs = "epoch" if window == 1 else "every epoch"
-        span = f"{epoch}" if window == 1 else f"{first} to {epoch}"
-        raise ValueError(
-            f"The results lack {split!r} {metric!r} at {epochs} {span} for "
-            f"{len(short)} run(s) (arm, seed), e.g. {short[:3]}; they hold it at "
-            f"epochs {sorted(set(rows['epoch']))}. Ask for an epoch and window "
-            "those runs have (a test set evaluated once has only the last "
-            "epoch), or run a study with run_study, which evaluates the test "
-            "set after every epoch."
-        )
-    values = in_window.groupby(["arm", "seed"], sort=False)["value"].mean(skipna=False)
-    frame = values.reset_index()
-    frame.insert(2, "epoch", epoch)
-    frame.insert(3, "window", window)
-    return frame
+ARM_SUMMARY_COLUMNS = (
+    "arm",
+    "metric",
+    "split",
+    "epoch",
+    "window",
+    "n",
+    "mean",
+    "sd",
+    "ci95_low",
+    "ci95_high",
+)
+"""Columns of the frame :func:`arm_summary` returns, in order."""
 
 
 def arm_summary(
@@ -308,19 +278,20 @@ def arm_summary(
         results: A results frame with one run per arm and seed.
         metric: Metric, e.g. ``"accuracy"``.
         split: ``"train"``, ``"validation"`` or ``"test"``.
-        epoch: As for :func:`run_values`.
-        window: As for :func:`run_values`.
+        epoch: As for :func:`~gc_tutorial.book.experiments.frames.run_values`.
+        window: As for :func:`~gc_tutorial.book.experiments.frames.run_values`.
 
     Returns:
-        A tidy frame, one row per arm in order of appearance, with columns
-        ``arm``, ``metric``, ``split``, ``epoch``, ``window``, ``n``,
-        ``mean``, ``sd`` and ``ci95_low``, ``ci95_high``: the Student-t
-        interval of the mean (:func:`t_interval`), clipped to the metric's
-        range in :data:`METRIC_KINDS` (a mean accuracy's interval never
-        leaves [0, 1], a mean loss's never goes below 0).
+        A tidy frame with columns :data:`ARM_SUMMARY_COLUMNS`, one row per
+        arm in order of appearance: ``n`` seeds, their ``mean`` and ``sd``
+        (ddof=1), and ``ci95_low``, ``ci95_high``: the Student-t interval of
+        the mean (:func:`t_interval`), clipped to the metric's range in
+        :data:`METRIC_KINDS` (a mean accuracy's interval never leaves
+        [0, 1], a mean loss's never goes below 0). A run's non-finite value
+        (it diverged) makes its arm's mean non-finite.
 
     Raises:
-        ValueError: as for :func:`run_values`.
+        ValueError: as for :func:`~gc_tutorial.book.experiments.frames.run_values`.
     """
     kind = METRIC_KINDS.get(metric)
     bounds = (kind.low, kind.high) if kind else (-math.inf, math.inf)
@@ -332,8 +303,77 @@ def arm_summary(
             (arm, metric, split, runs["epoch"].iat[0], runs["window"].iat[0])
             + (len(runs), mean, sd, low, high)
         )
-    columns = ["arm", "metric", "split", "epoch", "window", "n", "mean", "sd"]
-    return pd.DataFrame(rows, columns=columns + ["ci95_low", "ci95_high"])
+    return pd.DataFrame(rows, columns=list(ARM_SUMMARY_COLUMNS))
+
+
+def sweep_summary(
+    sweep: pd.DataFrame, metric: str = "loss", split: str = "validation"
+) -> pd.DataFrame:
+    """Each arm's summary at the last epoch, at every learning rate of a sweep.
+
+    Args:
+        sweep: A results frame with a ``learning_rate`` column, one run per
+            learning rate, arm and seed, as
+            :func:`~gc_tutorial.book.experiments.studies.lr_sweep_frame` returns.
+        metric: Metric, e.g. ``"loss"``.
+        split: ``"train"``, ``"validation"`` or ``"test"``.
+
+    Returns:
+        The rows of :func:`arm_summary` at the sweep's last epoch, for every
+        learning rate in increasing order, with a first column
+        ``learning_rate``. An arm whose mean is not finite had a run diverge
+        at that rate.
+
+    Raises:
+        ValueError: as for :func:`arm_summary`.
+    """
+    epoch = int(metric_rows(sweep, metric, split)["epoch"].max())
+    frames = [
+        arm_summary(runs, metric, split, epoch=epoch).assign(learning_rate=rate)
+        for rate, runs in sweep.groupby("learning_rate")
+    ]
+    return pd.concat(frames, ignore_index=True)[["learning_rate", *ARM_SUMMARY_COLUMNS]]
+
+
+CURVE_COLUMNS = ("arm", "metric", "split", "epoch", "n", "mean", "sd")
+"""Columns of the frame :func:`arm_curves` returns, in order."""
+
+
+def arm_curves(
+    results: pd.DataFrame, metric: str, splits: Sequence[str] = ("train", "validation")
+) -> pd.DataFrame:
+    """Each arm's mean and standard deviation over seeds at every epoch.
+
+    Args:
+        results: A results frame with one run per arm and seed.
+        metric: Metric, e.g. ``"loss"`` or ``"epoch_time_s"``.
+        splits: The splits to follow, each its own curve per arm.
+
+    Returns:
+        A tidy frame with columns :data:`CURVE_COLUMNS`, one row per split
+        (in the order given), arm (in order of appearance) and epoch: ``n``,
+        the seeds with a value at that epoch, their ``mean`` and ``sd``
+        (ddof=1; NaN with one seed). Values that are NaN are left out of
+        ``n``, the mean and the standard deviation.
+
+    Raises:
+        ValueError: the metric is missing on a split, or a seed has several
+            runs of one arm (filter a learning-rate sweep to one rate first).
+    """
+    if results.duplicated(["seed", "arm", "epoch", "split", "metric"]).any():
+        raise ValueError(SEVERAL_RUNS_ERROR)
+    frames = []
+    for split in splits:
+        rows = metric_rows(results, metric, split)
+        order = {arm: index for index, arm in enumerate(pd.unique(rows["arm"]))}
+        per_epoch = (
+            rows.groupby(["arm", "epoch"])["value"]
+            .agg(n="count", mean="mean", sd="std")
+            .reset_index()
+            .sort_values("arm", key=lambda arms: arms.map(order), kind="stable")
+        )
+        frames.append(per_epoch.assign(metric=metric, split=split))
+    return pd.concat(frames, ignore_index=True)[list(CURVE_COLUMNS)]
 
 
 _PAIR_KEYS = ("treatment", "baseline", "metric", "split", "epoch", "window")
@@ -374,8 +414,8 @@ def paired_differences(
         pairs: GC arm to its baseline arm, e.g. ``{"Adam + GC": "Adam"}``.
         metric: Metric, e.g. ``"loss"``.
         split: ``"train"``, ``"validation"`` or ``"test"``.
-        epoch: As for :func:`run_values`.
-        window: As for :func:`run_values`.
+        epoch: As for :func:`~gc_tutorial.book.experiments.frames.run_values`.
+        window: As for :func:`~gc_tutorial.book.experiments.frames.run_values`.
 
     Returns:
         A tidy frame with columns :data:`DIFFERENCE_COLUMNS`, one row per
@@ -386,7 +426,7 @@ def paired_differences(
     Raises:
         ValueError: ``pairs`` is empty; an arm is missing or paired with
             itself; the two arms of a pair were run on different seeds; or
-            as for :func:`run_values`.
+            as for :func:`~gc_tutorial.book.experiments.frames.run_values`.
     """
     if not pairs:
         raise ValueError("paired_differences needs at least one pair of arms.")
@@ -443,7 +483,7 @@ def _pair_statistics(differences: np.ndarray, kind: MetricKind) -> tuple:
         verdict = "no detectable difference"
     else:
         verdict = "better" if (mean > 0) == (kind.better == "higher") else "worse"
-    p_value = _wilcoxon_p(differences)
+    p_value = wilcoxon_p(differences)
     mde = minimum_detectable_difference(sd, n)
     return (kind.better, n, mean, sd, low, high, *counts, p_value, mde, verdict)
 
@@ -472,8 +512,7 @@ def difference_statistics(
         - ``better_in``, ``worse_in``: seeds in which GC did better or worse
           than its baseline (the rest are ties);
         - ``wilcoxon_p``: two-sided Wilcoxon signed-rank p-value
-          (``scipy.stats.wilcoxon``, zero differences dropped; 1 when all
-          are zero);
+          (:func:`~gc_tutorial.book.experiments.inference.wilcoxon_p`);
         - ``mde80``: the minimum detectable difference
           (:func:`minimum_detectable_difference`) for this ``n`` and
           ``sd_difference``, to read beside a "no detectable difference";
@@ -515,8 +554,8 @@ def paired_statistics(
         pairs: GC arm to its baseline arm.
         metric: Metric, e.g. ``"accuracy"``.
         split: ``"train"``, ``"validation"`` or ``"test"``.
-        epoch: As for :func:`run_values`.
-        window: As for :func:`run_values`.
+        epoch: As for :func:`~gc_tutorial.book.experiments.frames.run_values`.
+        window: As for :func:`~gc_tutorial.book.experiments.frames.run_values`.
         better: As for :func:`difference_statistics`.
 
     Returns:
@@ -528,6 +567,44 @@ def paired_statistics(
     """
     differences = paired_differences(results, pairs, metric, split, epoch=epoch, window=window)
     return difference_statistics(differences, better=better)
+
+
+def paired_statistics_per_epoch(
+    results: pd.DataFrame,
+    pairs: Mapping[str, str],
+    metric: str,
+    split: str,
+    *,
+    last_epoch: int | None = None,
+) -> pd.DataFrame:
+    """The rows of :func:`paired_statistics` at every epoch from 1.
+
+    The intervals are per epoch, unadjusted: they show the course of
+    training, they are many tests, not one.
+
+    Args:
+        results: A results frame with one run per arm and seed, holding
+            ``metric`` on ``split`` at every epoch.
+        pairs: GC arm to its baseline arm.
+        metric: Metric, e.g. ``"loss"``.
+        split: ``"train"``, ``"validation"`` or ``"test"``.
+        last_epoch: The last epoch; ``None`` for the last one at which the
+            results hold ``metric`` on ``split``.
+
+    Returns:
+        The rows of :func:`paired_statistics` for epochs 1 to ``last_epoch``,
+        stacked in that order.
+
+    Raises:
+        ValueError: as for :func:`paired_statistics`.
+    """
+    if last_epoch is None:
+        last_epoch = int(metric_rows(results, metric, split)["epoch"].max())
+    frames = [
+        paired_statistics(results, pairs, metric, split, epoch=epoch)
+        for epoch in range(1, last_epoch + 1)
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
 def paired_report(
@@ -574,8 +651,7 @@ def paired_report(
         test_rows = metric_rows(results, test_metrics[0], "test")
         reporting_epoch = int(test_rows["epoch"].max())
     frames = [
-        paired_statistics(results, pairs, "loss", "train", epoch=epoch)
-        for epoch in range(1, reporting_epoch + 1)
+        paired_statistics_per_epoch(results, pairs, "loss", "train", last_epoch=reporting_epoch)
     ]
     for averaged in (1, window):
         frames += [
@@ -585,99 +661,3 @@ def paired_report(
             for metric in test_metrics
         ]
     return pd.concat(frames, ignore_index=True)
-
-
-def summarize(
-    results: pd.DataFrame,
-    metric: str,
-    split: str = "test",
-    *,
-    baseline: str,
-    treatment: str,
-    epoch: int | None = None,
-    better: Better | None = None,
-) -> pd.DataFrame:
-    """Compare two arms of a :func:`compare_optimizers` result over seeds.
-
-    Takes each seed's value of ``metric`` on ``split`` at ``epoch`` and
-    reports, for the baseline, the treatment, and the paired difference
-    treatment − baseline (seed by seed, which cancels what the seed does to
-    both arms), the mean over seeds, the standard deviation (ddof=1), the
-    number of seeds and a 95% confidence interval for the mean from
-    Student's t with n − 1 degrees of freedom, clipped to the values the
-    metric can take (an accuracy's interval stays in [0, 1], a difference
-    of accuracies in [-1, 1]). :func:`paired_statistics` gives the studies'
-    fuller statistics.
-
-    Args:
-        results: A frame as :func:`compare_optimizers` returns, holding one
-            run per arm and seed (filter a :func:`lr_sweep` result to one
-            learning rate first).
-        metric: Metric to compare, e.g. ``"loss"`` or ``"accuracy"``.
-        split: ``"train"``, ``"validation"`` or ``"test"``.
-        baseline: Name of the reference arm, e.g. ``"Adam"``.
-        treatment: Name of the arm under test, e.g. ``"Adam + GC"``.
-        epoch: Epoch to compare; ``None`` for the last one in ``results``.
-        better: ``"lower"`` or ``"higher"``: which way the metric improves;
-            ``None`` to look it up in :data:`METRIC_KINDS`.
-
-    Returns:
-        A frame indexed by ``baseline``, ``treatment`` and
-        ``"<treatment> - <baseline>"`` with columns ``mean``, ``std``, ``n``,
-        ``ci95_low``, ``ci95_high`` and ``verdict``. ``std`` and the
-        interval are NaN when ``n < 2``. ``verdict`` is filled on the
-        difference row only: ``"within noise"`` when the interval contains
-        0, ``"<treatment> better"`` or ``"<treatment> worse"`` when it lies
-        entirely on one side of 0, and ``"undetermined"`` when there is no
-        finite interval (fewer than 2 seeds, or a diverged run).
-
-    Raises:
-        ValueError: which way the metric improves is not known and
-            ``better`` is not given; ``baseline`` equals ``treatment``; an arm, the metric,
-            split or epoch is missing from ``results``; a seed has several
-            runs of one arm; or the two arms were run on different seeds.
-    """
-    kind = metric_kind(metric, better)
-    check_arms(set(results["arm"].unique()), baseline, treatment)
-    both_arms = results[results["arm"].isin([baseline, treatment])]
-    selected = metric_rows(both_arms, metric, split)
-    epoch = int(selected["epoch"].max()) if epoch is None else epoch
-    selected = selected[selected["epoch"] == epoch]
-    if selected.empty:
-        raise ValueError(f"No {split!r} {metric!r} at epoch {epoch}.")
-    if selected.duplicated(["arm", "seed"]).any():
-        raise ValueError(SEVERAL_RUNS_ERROR)
-    seeds_of = selected.groupby("arm")["seed"].agg(frozenset)
-    if seeds_of.get(baseline) != seeds_of.get(treatment):
-        raise ValueError(
-            f"{baseline!r} and {treatment!r} were not run on the same seeds; "
-            "a paired difference needs both arms for every seed."
-        )
-    paired = selected.pivot(index="seed", columns="arm", values="value")
-    difference_label = f"{treatment} - {baseline}"
-    samples = {
-        baseline: paired[baseline].to_numpy(),
-        treatment: paired[treatment].to_numpy(),
-        difference_label: (paired[treatment] - paired[baseline]).to_numpy(),
-    }
-    span = kind.high - kind.low
-    rows = []
-    for label, values in samples.items():
-        if label != difference_label:
-            mean, std, low, high = t_interval(values, kind.low, kind.high)
-            verdict = ""
-        else:
-            mean, std, low, high = t_interval(values, -span, span)
-            if not (math.isfinite(low) and math.isfinite(high)):
-                verdict = "undetermined"
-            elif low <= 0.0 <= high:
-                verdict = "within noise"
-            else:
-                improved = (low > 0.0) == (kind.better == "higher")
-                verdict = f"{treatment} {'better' if improved else 'worse'}"
-        rows.append((mean, std, len(values), low, high, verdict))
-    return pd.DataFrame(
-        rows,
-        index=list(samples),
-        columns=["mean", "std", "n", "ci95_low", "ci95_high", "verdict"],
-    )

@@ -1,11 +1,9 @@
-"""Specification of the data loaders, `gc_tutorial.book.data`.
+"""Specification of the Horses or Humans loaders, `gc_tutorial.book.data.horses_or_humans`.
 
-The local-copy tests read the real data: the folder named by
-``$GC_TUTORIAL_DATA`` or, if that is unset, ``shared/data`` beside the
-repository clone. The download paths are checked without network: TFDS with
-``tfds.testing.mock_data``, the taxi CSV with a stand-in ``get_file``.
+The local-copy tests read the real images (see real_data.py); the TFDS path
+is checked without network, with ``tfds.testing.mock_data``.
 
-Horses or Humans comes in two forms: ``tf.data`` pipelines ("tf") and
+The images come in two forms: ``tf.data`` pipelines ("tf") and
 ``keras.utils.PyDataset`` batches over NumPy arrays ("numpy", for backends
 without TensorFlow). The tests run on the TensorFlow backend and check that
 the two forms serve the same data; subprocesses check the NumPy form on the
@@ -25,35 +23,21 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from real_data import REPOSITORY, real_data_dir
 
-from gc_tutorial.book import data
-
-REPOSITORY = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPOSITORY.parent / "shared" / "data"
-SEABORN_TAXIS_URL = "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/taxis.csv"
-
-
-def real_data_dir() -> Path:
-    """The folder holding the real data, or fail the test with directions."""
-    folder = Path(os.environ.get(data.DATA_ENV) or SHARED_DATA)
-    if not folder.is_dir():
-        pytest.fail(
-            f"Real data not found at {folder}. Set ${data.DATA_ENV} to the "
-            f"folder holding nyc_taxis/ and horses_or_humans/, or put it at "
-            f"{SHARED_DATA}."
-        )
-    return folder
+from gc_tutorial.book.data import horses_or_humans as data
+from gc_tutorial.book.data.array_batches import ArrayBatches
+from gc_tutorial.book.data.fetch import DATA_ENV
 
 
 @pytest.fixture
 def local_data(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the loaders at the real local copy."""
     folder = real_data_dir()
-    monkeypatch.setenv(data.DATA_ENV, str(folder))
+    monkeypatch.setenv(DATA_ENV, str(folder))
     return folder
 
 
@@ -67,217 +51,22 @@ def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             target.mkdir(parents=True)
             for png in sorted((real / split / class_name).glob("*.png"))[:2]:
                 shutil.copy(png, target)
-    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
     return tmp_path
 
 
-def all_labels(ds: tf.data.Dataset | data.ArrayBatches) -> np.ndarray:
+def all_labels(ds: tf.data.Dataset | ArrayBatches) -> np.ndarray:
     return np.concatenate([np.asarray(labels) for _, labels in ds])
 
 
-def all_images(ds: tf.data.Dataset | data.ArrayBatches) -> np.ndarray:
+def all_images(ds: tf.data.Dataset | ArrayBatches) -> np.ndarray:
     return np.concatenate([np.asarray(images) for images, _ in ds])
 
 
-def one_pass(ds: tf.data.Dataset | data.ArrayBatches) -> tuple[np.ndarray, ...]:
+def one_pass(ds: tf.data.Dataset | ArrayBatches) -> tuple[np.ndarray, ...]:
     """Images and labels of one pass (a shuffled pipeline reshuffles per pass)."""
     batches = [(np.asarray(images), np.asarray(labels)) for images, labels in ds]
     return tuple(np.concatenate(parts) for parts in zip(*batches, strict=True))
-
-
-# --- local_data_dir --------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", [None, ""])
-def test_no_local_folder_when_variable_unset_or_empty(monkeypatch, value):
-    if value is None:
-        monkeypatch.delenv(data.DATA_ENV, raising=False)
-    else:
-        monkeypatch.setenv(data.DATA_ENV, value)
-    assert data.local_data_dir() is None
-
-
-def test_variable_naming_a_missing_folder_is_an_error(tmp_path, monkeypatch):
-    missing = tmp_path / "nowhere"
-    monkeypatch.setenv(data.DATA_ENV, str(missing))
-    with pytest.raises(FileNotFoundError) as error:
-        data.local_data_dir()
-    assert data.DATA_ENV in str(error.value)
-    assert str(missing) in str(error.value)
-    with pytest.raises(FileNotFoundError, match=data.DATA_ENV):
-        data.load_nyc_taxis()
-    with pytest.raises(FileNotFoundError, match=data.DATA_ENV):
-        data.load_horses_or_humans()
-
-
-# --- NYC taxis -------------------------------------------------------------
-
-
-def test_taxis_are_the_6433_real_trips(local_data):
-    trips = data.load_nyc_taxis()
-    assert len(trips) == 6433
-    assert set(data.TAXI_COLUMNS) <= set(trips.columns)
-    assert pd.api.types.is_datetime64_any_dtype(trips["pickup"])
-    assert pd.api.types.is_datetime64_any_dtype(trips["dropoff"])
-    for column in ("passengers", "distance", "fare", "tip", "tolls", "total"):
-        assert pd.api.types.is_numeric_dtype(trips[column]), column
-    assert (trips["fare"] > 0).mean() > 0.99
-    assert trips["payment"].isna().any()  # empty fields outside the model: kept
-
-
-def test_taxis_are_downloaded_from_seaborn_without_the_variable(tmp_path, monkeypatch):
-    copy = tmp_path / "taxis.csv"
-    shutil.copy(real_data_dir() / "nyc_taxis" / "taxis.csv", copy)
-    requests = []
-
-    def fake_get_file(*args, **kwargs):
-        requests.append(kwargs.get("origin", args[1] if len(args) > 1 else None))
-        return str(copy)
-
-    monkeypatch.delenv(data.DATA_ENV, raising=False)
-    monkeypatch.setattr(data.keras.utils, "get_file", fake_get_file)
-    trips = data.load_nyc_taxis()
-    assert requests == [SEABORN_TAXIS_URL]
-    assert len(trips) == 6433
-
-
-def test_missing_taxi_csv_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="taxis.csv"):
-        data.load_nyc_taxis()
-
-
-def write_taxi_csv(folder: Path, text: str) -> Path:
-    path = folder / "nyc_taxis" / "taxis.csv"
-    path.parent.mkdir()
-    path.write_text(text)
-    return path
-
-
-def test_taxi_csv_lacking_columns_is_an_error(tmp_path, monkeypatch):
-    trips = pd.read_csv(real_data_dir() / "nyc_taxis" / "taxis.csv", nrows=5)
-    path = write_taxi_csv(tmp_path, trips.drop(columns=["fare", "distance"]).to_csv(index=False))
-    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
-    with pytest.raises(ValueError) as error:
-        data.load_nyc_taxis()
-    message = str(error.value)
-    assert "fare" in message and "distance" in message and str(path) in message
-
-
-@pytest.mark.parametrize(
-    "text", ["", ",".join(data.TAXI_COLUMNS) + "\n"], ids=["no-bytes", "header-only"]
-)
-def test_empty_taxi_csv_is_an_error(tmp_path, monkeypatch, text):
-    path = write_taxi_csv(tmp_path, text)
-    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
-    with pytest.raises(ValueError, match="taxis.csv") as error:
-        data.load_nyc_taxis()
-    assert str(path) in str(error.value)
-
-
-def real_taxi_rows(n: int = 5) -> pd.DataFrame:
-    """The first ``n`` real trips, every field as written in the CSV."""
-    return pd.read_csv(
-        real_data_dir() / "nyc_taxis" / "taxis.csv",
-        nrows=n,
-        dtype=str,
-        keep_default_na=False,
-    )
-
-
-@pytest.mark.parametrize(
-    ("column", "value", "shown"),
-    [
-        ("fare", "abc", "'abc'"),
-        ("fare", "NaN", "empty"),
-        ("fare", "", "empty"),
-        ("passengers", "two", "'two'"),
-        ("distance", "", "empty"),
-        ("tip", "1,50", "'1,50'"),
-        ("tolls", "inf", "inf"),
-        ("total", "12.3.4", "'12.3.4'"),
-        ("pickup", "", "empty"),
-        ("dropoff", "yesterday", "'yesterday'"),
-    ],
-)
-def test_bad_taxi_value_is_an_error_naming_column_row_and_value(
-    tmp_path, monkeypatch, column, value, shown
-):
-    trips = real_taxi_rows()
-    trips.loc[2, column] = value  # the third trip: row 3, line 4 of the file
-    path = write_taxi_csv(tmp_path, trips.to_csv(index=False))
-    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
-    with pytest.raises(ValueError) as error:
-        data.load_nyc_taxis()
-    message = str(error.value)
-    assert f"column {column!r}" in message
-    assert "row 3" in message and shown in message and str(path) in message
-
-
-def test_missing_values_outside_the_fare_model_are_allowed(tmp_path, monkeypatch):
-    trips = real_taxi_rows()
-    trips.loc[2, ["tip", "tolls", "total", "payment", "pickup_zone"]] = ""
-    write_taxi_csv(tmp_path, trips.to_csv(index=False))
-    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
-    loaded = data.load_nyc_taxis()
-    assert loaded.loc[2, ["tip", "tolls", "total", "payment"]].isna().all()
-    assert pd.api.types.is_float_dtype(loaded["tip"])
-
-
-# --- Checksums -------------------------------------------------------------
-
-
-def test_real_copy_matches_its_checksums():
-    folder = real_data_dir()
-    assert data.verify_sha256sums(folder / "horses_or_humans") == 1283
-    assert data.verify_sha256sums(folder / "nyc_taxis") == 1
-
-
-@pytest.fixture
-def checksummed(tmp_path: Path) -> Path:
-    """Three real test images with their lines of the real SHA256SUMS."""
-    real = real_data_dir() / "horses_or_humans"
-    lines = (real / "SHA256SUMS").read_text().splitlines()
-    kept = [line for line in lines if "/test/humans/" in line][:3]
-    for line in kept:
-        name = line.split(maxsplit=1)[1]
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(real / name, tmp_path / name)
-    (tmp_path / "SHA256SUMS").write_text("\n".join(kept) + "\n")
-    return tmp_path
-
-
-def checksummed_files(folder: Path) -> list[Path]:
-    return sorted((folder / "test" / "humans").glob("*.png"))
-
-
-def test_checksums_catch_a_changed_byte(checksummed):
-    assert data.verify_sha256sums(checksummed) == 3
-    changed = checksummed_files(checksummed)[1]
-    content = bytearray(changed.read_bytes())
-    content[len(content) // 2] ^= 1
-    changed.write_bytes(content)
-    with pytest.raises(ValueError, match=changed.name) as error:
-        data.verify_sha256sums(checksummed)
-    assert str(changed) in str(error.value)
-
-
-def test_checksums_catch_a_missing_file(checksummed):
-    missing = checksummed_files(checksummed)[2]
-    missing.unlink()
-    with pytest.raises(FileNotFoundError) as error:
-        data.verify_sha256sums(checksummed)
-    assert str(missing) in str(error.value)
-
-
-def test_malformed_or_missing_checksum_list_is_an_error(checksummed):
-    sums = checksummed / "SHA256SUMS"
-    sums.write_text(sums.read_text() + "not a checksum line\n")
-    with pytest.raises(ValueError, match="line 4"):
-        data.verify_sha256sums(checksummed)
-    sums.unlink()
-    with pytest.raises(FileNotFoundError, match="SHA256SUMS"):
-        data.verify_sha256sums(checksummed)
 
 
 # --- Horses or Humans, local copy ------------------------------------------
@@ -326,12 +115,6 @@ def test_local_copy_loads_and_ignores_non_image_files(fake_data):
     train, test = data.load_horses_or_humans(image_size=8)
     assert sorted(all_labels(train)) == [0, 0, 1, 1]
     assert sorted(all_labels(test)) == [0, 0, 1, 1]
-
-
-def test_missing_horses_or_humans_folder_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="horses_or_humans"):
-        data.load_horses_or_humans()
 
 
 FORMS = ["tf", "numpy"]
@@ -412,11 +195,11 @@ def test_tf_format_without_tensorflow_says_what_to_do(local_data, monkeypatch):
 # --- Horses or Humans, NumPy form ------------------------------------------
 
 # Largest per-pixel difference allowed between the two forms, in grey levels
-# (pixels span 0..255). Measured with TensorFlow 2.21 at image sizes 32, 64,
-# 150, 299, 300 and 512 (all 1,283 images at 32): 0.0, bit for bit. The
-# NumPy resize computes TensorFlow's bilinear kernel in float32; the bound
-# leaves room for another build ordering that float arithmetic differently
-# (a few float32 ulps at 255, about 3e-5 each), and is far below what a
+# (pixels span 0..255). On the TensorFlow backend both resize with
+# tf.image.resize (the NumPy form through keras.ops.image.resize): 0.0. On JAX
+# and PyTorch keras.ops.image.resize gave the same pixels at 16 to 512 px
+# except at 299 px, one float32 ulp at 255 (3e-5; all 1,283 images, Keras
+# 3.15.1). The bound leaves room for a few such ulps, and is far below what a
 # different resampling gives at 32 px: Pillow's (antialiased) bilinear differs
 # from TensorFlow's by about 100 grey levels in the worst pixel of an image,
 # bilinear without half-pixel centres by about 200.
@@ -562,63 +345,8 @@ def test_numpy_test_set_is_never_shuffled(local_data):
         test.on_epoch_end()
 
 
-def test_array_batches_serve_every_row_once_per_epoch():
-    images = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1)
-    batches = data.ArrayBatches(images, np.arange(10), batch_size=4, shuffle_seed=7)
-    assert len(batches) == 3
-    for epoch in range(2):
-        assert batches.epoch == epoch
-        sizes = [len(labels) for _, labels in batches]
-        assert sizes == [4, 4, 2]
-        served = all_labels(batches)
-        np.testing.assert_array_equal(served, batches.order)
-        np.testing.assert_array_equal(all_images(batches).ravel(), served)
-        assert sorted(served) == list(range(10))
-        batches.on_epoch_end()
-    with pytest.raises(IndexError):
-        batches[3]
-
-
-def epoch_orders(batches: data.ArrayBatches, epochs: int) -> list[np.ndarray]:
-    orders = []
-    for _ in range(epochs):
-        orders.append(np.concatenate([batches[i][1] for i in range(len(batches))]))
-        batches.on_epoch_end()
-    return orders
-
-
-def test_batches_cover_every_row_once_in_a_seeded_order_each_epoch():
-    x, y = np.arange(20.0)[:, None], np.arange(20)
-    first = epoch_orders(data.ArrayBatches(x, y, batch_size=6, shuffle_seed=5), 3)
-    second = epoch_orders(data.ArrayBatches(x, y, batch_size=6, shuffle_seed=5), 3)
-    other = epoch_orders(data.ArrayBatches(x, y, batch_size=6, shuffle_seed=6), 1)
-    for a, b in zip(first, second, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert all(sorted(order) == list(range(20)) for order in first)
-    assert not np.array_equal(first[0], first[1])
-    assert not np.array_equal(first[0], other[0])
-    unshuffled = data.ArrayBatches(x, y, batch_size=6)
-    assert len(unshuffled) == 4 and len(unshuffled[3][1]) == 2
-    np.testing.assert_array_equal(epoch_orders(unshuffled, 2)[1], y)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"y": np.zeros(3)}, "same, non-zero number"),
-        ({"x": np.zeros((0, 1, 1, 3)), "y": np.zeros(0)}, "same, non-zero number"),
-        ({"batch_size": 0}, "batch_size"),
-        ({"shuffle_seed": -1}, "shuffle_seed"),
-    ],
-)
-def test_bad_array_batches_are_errors(kwargs, match):
-    arguments = {"x": np.zeros((4, 1, 1, 3)), "y": np.zeros(4)}
-    with pytest.raises(ValueError, match=match):
-        data.ArrayBatches(**{**arguments, "batch_size": 2, **kwargs})
-
-
 def test_numpy_form_without_a_local_copy_says_what_to_do(monkeypatch):
-    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.delenv(DATA_ENV, raising=False)
     for load in (
         lambda: data.load_horses_or_humans(format="numpy"),
         data.load_horses_or_humans_arrays,
@@ -627,7 +355,7 @@ def test_numpy_form_without_a_local_copy_says_what_to_do(monkeypatch):
         with pytest.raises(FileNotFoundError) as error:
             load()
         message = str(error.value)
-        assert data.DATA_ENV in message and "tensorflow-datasets" in message
+        assert DATA_ENV in message and "tensorflow-datasets" in message
 
 
 # The NumPy form on a backend without TensorFlow: a fresh interpreter in which
@@ -640,9 +368,9 @@ sys.modules["tensorflow"] = None
 sys.modules["tensorflow_datasets"] = None
 
 import keras
-from gc_tutorial.book import data
+from gc_tutorial.book.data import load_horses_or_humans
 
-train, test = data.load_horses_or_humans(
+train, test = load_horses_or_humans(
     image_size=16, batch_size=8, shuffle_seed=3, train_subset=24, test_subset=8
 )
 served = [(images, labels) for images, labels in train]
@@ -698,7 +426,9 @@ def test_numpy_form_runs_without_tensorflow(local_data, backend):
         format="numpy",
     )
     assert result["labels"] == all_labels(train).tolist()
-    assert result["sums"] == [float(image.sum()) for image in all_images(train)]
+    # The backends' resize kernels may round differently (PIXEL_TOLERANCE).
+    sums = [float(image.sum()) for image in all_images(train)]
+    np.testing.assert_allclose(result["sums"], sums, rtol=0, atol=16 * 16 * 3 * PIXEL_TOLERANCE)
     assert result["test_labels"] == all_labels(test).tolist()
     assert set(result["labels"]) == {0, 1}
 
@@ -708,7 +438,7 @@ def test_numpy_form_runs_without_tensorflow(local_data, backend):
 
 @pytest.mark.parametrize("image_size", [300, 48])
 def test_tfds_images_are_float_pixels_at_the_asked_size(monkeypatch, image_size):
-    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.delenv(DATA_ENV, raising=False)
     with tfds.testing.mock_data(num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE):
         train, test = data.load_horses_or_humans(image_size=image_size, batch_size=4)
         for ds in (train, test):
@@ -724,9 +454,3 @@ def test_tfds_images_are_float_pixels_at_the_asked_size(monkeypatch, image_size)
                 image_size,
                 3,
             ]
-
-
-@pytest.mark.parametrize("bad", [True, 2.5, "64"])
-def test_a_subset_must_be_a_whole_number(bad):
-    with pytest.raises(TypeError, match="train_subset must be a whole number"):
-        data.load_horses_or_humans(image_size=32, train_subset=bad)
