@@ -31,8 +31,9 @@ GCAdam``) or their module (``import gc_tutorial.optimizers``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gc_tutorial._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from gc_tutorial.centralize import (
@@ -87,19 +88,6 @@ __all__ = [
     "GCModel",
 ]
 
-_HOMES = ("centralize", "layouts", "optimizers", "models")
-
-
-def __getattr__(name: str) -> Any:
-    """Load the public names from their modules on first use of any of them."""
-    if name not in __all__:
-        raise AttributeError(f"module 'gc_tutorial' has no attribute {name!r}")
-    for home in _HOMES:
-        module = importlib.import_module(f"gc_tutorial.{home}")
-        globals().update({n: getattr(module, n) for n in module.__all__ if n in __all__})
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    """The module's names, the public ones not yet loaded included."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_exports(
+    globals(), homes=("centralize", "layouts", "optimizers", "models")
+)

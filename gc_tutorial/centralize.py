@@ -48,6 +48,9 @@ Sparse gradients follow one rule on every backend: an Embedding's
 gradient arrives as ``tf.IndexedSlices`` (a kernel read with ``ops.take``)
 is made dense and centralized, as JAX and PyTorch, whose gradients are
 always dense, centralize it.
+
+It is a little over the package's usual 400 lines because about 200 of
+them are docstrings: the chapters show this module's code and read its docs.
 """
 
 from __future__ import annotations

@@ -104,6 +104,11 @@ on purpose:
   has run, each *output* channel's fan-in is averaged, as for every other
   layer. (Depthwise kernels agree: PyTorch's ``(in * multiplier, 1, kh,
   kw)`` is averaged per channel over the kernel window, as here.)
+
+It is longer than the package's usual 400 lines: 231 of its lines are
+docstrings (the chapters show this module's code and read its docs), and
+the subclass factory and the wrapper belong together: they share every check
+and must stay alike (tests/library/test_optimizers.py holds them to it).
 """
 
 from __future__ import annotations

@@ -12,7 +12,15 @@ import keras
 import numpy as np
 import pytest
 from conftest import cnn_data, small_cnn
-from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train, unit_means_of
+from helpers import (
+    LOSS,
+    fresh_copy,
+    gradients_of,
+    kernel_unit_means,
+    max_difference,
+    train,
+    unit_means_of,
+)
 from keras import ops
 
 import gc_tutorial
@@ -35,36 +43,9 @@ def hand_step(
 ) -> list[np.ndarray]:
     """One step of ``optimizer`` on ``transform(gradients)``, computed by hand."""
     x, y = cnn_data()
-    grads = gradients(model, keras.losses.SparseCategoricalCrossentropy(), x, y)
+    grads = gradients_of(model, keras.losses.SparseCategoricalCrossentropy(), x, y)
     optimizer.apply(transform(grads), model.trainable_variables)
     return model.get_weights()
-
-
-def gradients(model: keras.Model, loss_fn: Callable, x: np.ndarray, y: np.ndarray) -> list:
-    """Gradients of ``loss_fn(y, model(x))`` on the current Keras backend."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        return tape.gradient(loss, model.trainable_variables)
-    if backend == "jax":
-        import jax
-
-        def loss_of(trainable):
-            y_pred, _ = model.stateless_call(
-                trainable, model.non_trainable_variables, x, training=True
-            )
-            return loss_fn(y, y_pred)
-
-        return jax.grad(loss_of)([v.value for v in model.trainable_variables])
-    if backend == "torch":
-        import torch
-
-        loss = loss_fn(y, model(x, training=True))
-        return list(torch.autograd.grad(loss, [v.value for v in model.trainable_variables]))
-    raise NotImplementedError(f"no gradient helper for the {backend} backend")
 
 
 def clip_by_norm(grad, clip_norm: float):

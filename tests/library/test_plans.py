@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from helpers import gradients_of
 
 from gc_tutorial import (
     GCAdam,
@@ -234,28 +235,3 @@ def test_a_training_step_through_fit_equals_one_through_apply(where):
         grads = gradients_of(model, loss, x, y)
         optimizer.apply(grads, model.trainable_variables)
     assert_all_close(through_fit, model.get_weights(), atol=1e-5)
-
-
-def gradients_of(model: keras.Model, loss_fn, x: np.ndarray, y: np.ndarray) -> list:
-    """Fresh gradient tensors of ``loss_fn(y, model(x))`` (never ``.grad`` buffers)."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        return tape.gradient(loss, model.trainable_variables)
-    if backend == "jax":
-        import jax
-
-        def loss_of(trainable):
-            y_pred, _ = model.stateless_call(
-                trainable, model.non_trainable_variables, x, training=True
-            )
-            return loss_fn(y, y_pred)
-
-        return jax.grad(loss_of)([v.value for v in model.trainable_variables])
-    import torch
-
-    loss = loss_fn(y, model(x, training=True))
-    return list(torch.autograd.grad(loss, [v.value for v in model.trainable_variables]))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -32,15 +31,7 @@ def test_each_python_block_of_the_readme_runs_as_written(index, tmp_path):
     script = tmp_path / f"readme_block_{index}.py"
     script.write_text(readme_blocks()[index], encoding="utf-8")
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_python(str(script), cwd=tmp_path, env=environment, timeout=600)
 
 
 def shown_code(notebook: nbformat.NotebookNode) -> str:

@@ -26,8 +26,9 @@ runs without Keras, pandas or Pillow installed.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gc_tutorial._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from gc_tutorial.book.data.array_batches import ArrayBatches
@@ -53,19 +54,6 @@ __all__ = [
     "load_horses_or_humans",
 ]
 
-_HOMES = ("fetch", "taxi", "horses_or_humans", "array_batches")
-
-
-def __getattr__(name: str) -> Any:
-    """Load the public names from their modules on first use of any of them."""
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    for home in _HOMES:
-        module = importlib.import_module(f"{__name__}.{home}")
-        globals().update({n: getattr(module, n) for n in module.__all__ if n in __all__})
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    """The module's names, the public ones not yet loaded included."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_exports(
+    globals(), homes=("fetch", "taxi", "horses_or_humans", "array_batches")
+)

@@ -19,6 +19,7 @@ without the package's other dependencies.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pathlib
 import re
@@ -26,8 +27,6 @@ import sys
 import tempfile
 import zipfile
 from typing import NamedTuple
-
-import pooch
 
 __all__ = [
     "DATA_ENV",
@@ -72,8 +71,9 @@ REGISTRY = {
     ),
 }
 
-# Where downloads are kept between runs (~/.cache/gc_tutorial on Linux).
-_CACHE = pathlib.Path(pooch.os_cache("gc_tutorial"))
+# Where downloads are kept between runs; None: pooch's cache folder for
+# "gc_tutorial" (~/.cache/gc_tutorial on Linux).
+_CACHE: pathlib.Path | None = None
 
 _NYC_TAXIS = "nyc_taxis"
 _HORSES_OR_HUMANS = "horses_or_humans"
@@ -108,6 +108,15 @@ def local_data_dir() -> pathlib.Path | None:
     return folder
 
 
+def _sha256(path: pathlib.Path) -> str:
+    """The SHA-256 of a file, as ``sha256sum`` prints it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def download(name: str, folder: str | os.PathLike[str] | None = None) -> pathlib.Path:
     """Download a file of :data:`REGISTRY` once, check its SHA-256, and cache it.
 
@@ -128,8 +137,12 @@ def download(name: str, folder: str | os.PathLike[str] | None = None) -> pathlib
     """
     if name not in REGISTRY:
         raise ValueError(f"{name!r} is not a registered data file; they are {sorted(REGISTRY)}.")
+    # Imported here: pooch imports tqdm.auto, which warns on a notebook page
+    # without ipywidgets, and reading a local copy needs no pooch.
+    import pooch
+
     files = pooch.create(
-        path=_CACHE if folder is None else folder,
+        path=folder or _CACHE or pooch.os_cache("gc_tutorial"),
         base_url="",
         registry={file: f"sha256:{remote.sha256}" for file, remote in REGISTRY.items()},
         urls={file: remote.url for file, remote in REGISTRY.items()},
@@ -224,7 +237,7 @@ def verify_sha256sums(folder: str | os.PathLike[str]) -> int:
                 f"{path}, listed in {sums}, does not exist: the local copy is "
                 f"incomplete. Copy the data again."
             )
-        digest = pooch.file_hash(str(path), alg="sha256")
+        digest = _sha256(path)
         if digest != expected:
             raise ValueError(
                 f"{path} does not match {sums}: its SHA-256 is {digest}, the "
@@ -239,7 +252,7 @@ def verify_sha256sums(folder: str | os.PathLike[str]) -> int:
 
 def _write_sha256sums(folder: pathlib.Path, names: list[str]) -> None:
     """Write ``folder/SHA256SUMS`` for ``names`` (relative to it), as ``sha256sum`` does."""
-    lines = [f"{pooch.file_hash(str(folder / name), alg='sha256')}  {name}\n" for name in names]
+    lines = [f"{_sha256(folder / name)}  {name}\n" for name in names]
     (folder / _SHA256SUMS).write_text("".join(lines))
 
 

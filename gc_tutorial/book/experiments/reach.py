@@ -26,17 +26,10 @@ __all__ = [
     "summarize_epochs_to_reach",
 ]
 
-REACH_COLUMNS = (
-    "metric",
-    "split",
-    "mode",
-    "sustained",
-    "target",
-    "arm",
-    "seed",
-    "epoch",
-    "epochs_run",
-)
+_ARM_TARGET_KEYS = ("metric", "split", "mode", "sustained", "target", "arm")
+"""The columns that name one target of one arm, what :func:`reach_summary` groups by."""
+
+REACH_COLUMNS = (*_ARM_TARGET_KEYS, "seed", "epoch", "epochs_run")
 """Columns of the frame :func:`epochs_to_reach` returns, in order."""
 
 
@@ -112,12 +105,7 @@ def epochs_to_reach(
 
 
 REACH_SUMMARY_COLUMNS = (
-    "metric",
-    "split",
-    "mode",
-    "sustained",
-    "target",
-    "arm",
+    *_ARM_TARGET_KEYS,
     "seeds",
     "reached",
     "median",
@@ -144,7 +132,7 @@ def reach_summary(reached: pd.DataFrame) -> pd.DataFrame:
         half the seeds or more never got there); and ``epochs_run``, the
         most epochs any of the runs had.
     """
-    keys = ["metric", "split", "mode", "sustained", "target", "arm"]
+    keys = list(_ARM_TARGET_KEYS)
     order = {arm: index for index, arm in enumerate(pd.unique(reached["arm"]))}
     summary = (
         reached.groupby(keys)

@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from helpers import run_python
 from real_data import REPOSITORY, real_data_dir
 
 from gc_tutorial.book.data import horses_or_humans as data
@@ -401,15 +401,7 @@ def test_numpy_form_runs_without_tensorflow(local_data, backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
     env = {**os.environ, "KERAS_BACKEND": backend}
-    run = subprocess.run(
-        [sys.executable, "-c", WITHOUT_TENSORFLOW],
-        cwd=REPOSITORY,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = run_python("-c", WITHOUT_TENSORFLOW, cwd=REPOSITORY, env=env, timeout=300)
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["backend"] == backend
     assert result["kind"] == "ArrayBatches"
