@@ -116,7 +116,9 @@ def test_chapter_6_shows_the_committed_taxi_study():
     from gc_tutorial.book.experiments.results_file import ResultsFile
 
     results = ResultsFile(STUDY_RESULTS / "nyc_taxi_full.csv").read()
-    (shown,) = stored_tables("06_nyc_taxi.ipynb", 'paired_statistics(results, study.pairs, "mae"')
+    (shown,) = stored_tables(
+        "06_nyc_taxi.ipynb", 'paired_statistics(results, study.pairs, "mae", "test").to_dict('
+    )
     arms = arm_summary(results, "mae", "test").set_index("arm")
     for row in paired_statistics(results, NYC_TAXI.pairs, "mae", "test").to_dict("records"):
         for arm in (row["baseline"], row["treatment"]):
