@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import keras
 from keras import ops
 
-from gc_tutorial.centralize import centralize_gradients
 from gc_tutorial.layouts import mark_kernels
+from gc_tutorial.plans import centralize_in_place
 
 __all__ = ["GCModel"]
 
@@ -169,6 +169,11 @@ class GCModel(keras.Model):
     def transform_gradients(self, grads: list[Any], variables: list[Any]) -> list[Any]:
         """Centralize the kernels' gradients; override to transform them otherwise.
 
+        As the GC optimizers do (:func:`gc_tutorial.plans.centralize_in_place`):
+        on PyTorch the gradients this step hands over are the variables' own
+        ``.grad`` buffers, which it clears before the next backward pass, so
+        they are centralized in place; elsewhere into new tensors.
+
         Args:
             grads: One gradient per variable (backend tensors; ``None`` for a
                 variable the loss does not reach).
@@ -177,7 +182,7 @@ class GCModel(keras.Model):
         Returns:
             The gradients to hand to the optimizer, in the same order.
         """
-        return centralize_gradients(grads, variables, conv_only=self.conv_only)
+        return centralize_in_place(grads, variables, self.conv_only)
 
     def train_step(self, *args: Any) -> Any:
         """Run this backend's training step, which centralizes the gradients."""

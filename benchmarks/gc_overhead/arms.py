@@ -14,7 +14,7 @@ from typing import Any
 
 import keras
 
-from gc_tutorial import GCModel, GradientCentralization, centralized
+from gc_tutorial import GCModel, GradientCentralization, centralized, mark_kernels
 
 __all__ = ["ARMS", "Arm", "GCModelWithoutGC", "build_arm", "register"]
 
@@ -108,6 +108,7 @@ def build_arm(
     network_model = network()
     if weights is not None:
         network_model.set_weights(weights)
+    mark_kernels(network_model)  # as a user would; no warning about guessed layouts
     model, instance = arm.build(network_model, getattr(keras.optimizers, optimizer), learning_rate)
     model.compile(optimizer=instance, loss=loss)
     return model

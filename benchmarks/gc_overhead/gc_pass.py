@@ -8,6 +8,9 @@ than ``3 x 4 bytes x (centralized parameters) / memory bandwidth``: the
 The pass is ``gc_tutorial.centralize_gradients`` over tensors of the model's
 weight shapes (the values do not matter for the time), with the model's
 variables, so exactly the kernels GC touches in training are centralized.
+On PyTorch it is also timed as the GC optimizers and ``GCModel`` run it in
+training: :func:`gc_tutorial.plans.centralize_in_place` on the variables'
+own ``.grad`` buffers, with no new tensors.
 It is timed inside the backend's compiler -- ``tf.function`` with and
 without XLA on TensorFlow, ``jax.jit`` on JAX, eagerly on PyTorch (the
 Keras PyTorch trainer runs eagerly unless ``jit_compile=True``) -- next to a
@@ -25,6 +28,7 @@ import numpy as np
 
 from benchmarks.gc_overhead.timing import summary_ms, time_calls
 from gc_tutorial import centralize_gradients, gc_applies_to
+from gc_tutorial.plans import centralize_in_place
 
 __all__ = ["BYTES_PER_PARAMETER", "PASSES", "compilers", "gc_pass_rows", "weight_shaped"]
 
@@ -80,6 +84,21 @@ def weight_shaped(variables: Sequence[Any], seed: int) -> list[Any]:
     ]
 
 
+def _as_grad_buffers(variables: Sequence[Any], grads: Sequence[Any]) -> list[Any]:
+    """On PyTorch: ``grads`` copied into the variables' own ``.grad`` buffers, and those.
+
+    That is what Keras's PyTorch trainer hands an optimizer, and what the GC
+    optimizers and ``GCModel`` centralize in place. (The model is not
+    trained after the pass is timed; the next step's ``zero_grad`` would
+    clear the buffers.)
+    """
+    buffers = []
+    for variable, grad in zip(variables, grads, strict=True):
+        variable.value.grad = grad.clone()
+        buffers.append(variable.value.grad)
+    return buffers
+
+
 def gc_pass_rows(
     model_key: str,
     model: keras.Model,
@@ -95,13 +114,28 @@ def gc_pass_rows(
     centralized = sum(size for size, c in zip(sizes, mask, strict=True) if c)
     traffic = PASSES * BYTES_PER_PARAMETER * centralized
     floor_s = traffic / (bandwidth_gb_s * 1e9)
+    passes = [
+        (name, compile_, lambda gs: centralize_gradients(gs, variables), grads)
+        for name, compile_ in compilers().items()
+    ]
+    if keras.backend.backend() == "torch":
+        passes.append(
+            (
+                "eager, in place on .grad",
+                compilers()["eager"],
+                lambda gs: centralize_in_place(gs, variables, False),
+                _as_grad_buffers(variables, grads),
+            )
+        )
     rows = []
-    for name, compile_ in compilers().items():
-        gc = compile_(lambda gs: centralize_gradients(gs, variables))
+    for name, compile_, function, arguments in passes:
+        gc = compile_(function)
         identity = compile_(lambda gs: list(gs))
-        gc(grads), identity(grads)  # trace and compile
-        gc_s = time_calls(lambda gc=gc: gc(grads), repeats)
-        call_s = time_calls(lambda identity=identity: identity(grads), repeats)
+        gc(arguments), identity(arguments)  # trace and compile
+        gc_s = time_calls(lambda gc=gc, arguments=arguments: gc(arguments), repeats)
+        call_s = time_calls(
+            lambda identity=identity, arguments=arguments: identity(arguments), repeats
+        )
         median, call = float(np.median(gc_s)), float(np.median(call_s))
         rows.append(
             {

@@ -212,11 +212,12 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
                 "batch; for the peers, their own jitted or eager step) on fixed synthetic "
                 "tensors of the real shapes, timed with time.perf_counter until the loss "
                 "is read back; each arm's first step and warm-up steps untimed; arms "
-                "interleaved in blocks, rotating order; Python's collector paused in a block"
+                "interleaved in blocks, rotating order; Python's collector paused in a round"
             ),
             "ratio": (
-                "median step of the arm / median step of its baseline; 95% percentile "
-                "bootstrap interval, steps resampled within each round of the interleaving"
+                "paired by round of the interleaving: the median over rounds of (arm's "
+                "median step / its baseline's median step in that round); 95% percentile "
+                "bootstrap interval, rounds resampled"
             ),
             "floor": f"{PASSES} x {BYTES_PER_PARAMETER} bytes x centralized parameters / "
             "copy bandwidth",

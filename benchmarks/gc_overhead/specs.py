@@ -120,7 +120,6 @@ def model_specs(
     cnn_batch = cnn_batch or sizes["cnn_batch"]
     resnet_size = resnet_size or sizes["resnet_size"]
     resnet_batch = resnet_batch or sizes["resnet_batch"]
-    eager = backend == "torch"  # Keras on PyTorch: ~40 ms per MLP step, not ~0.5
     return {
         "taxi_mlp": ModelSpec(
             key="taxi_mlp",
@@ -132,9 +131,9 @@ def model_specs(
             optimizer="Adam",
             learning_rate=1e-3,
             loss="mse",
-            steps=8 if quick else (200 if eager else 600),
+            steps=8 if quick else 1000,
             warmup=2 if quick else 50,
-            block=4 if quick else 20,
+            block=4 if quick else 10,
             pass_repeats=5 if quick else 300,
             notes=["taxi_fare_mlp(22), batch 32 (chapter 6)"],
         ),
@@ -148,9 +147,9 @@ def model_specs(
             optimizer="RMSprop",
             learning_rate=1e-4,
             loss="binary_crossentropy",
-            steps=4 if quick else 30,
+            steps=4 if quick else 60,
             warmup=1 if quick else 3,
-            block=2 if quick else 5,
+            block=2 if quick else 1,
             pass_repeats=5 if quick else 100,
             notes=[
                 f"horses_or_humans_cnn({cnn_size}) with its augmentation layers, batch "
@@ -169,9 +168,9 @@ def model_specs(
             optimizer="Adam",
             learning_rate=1e-3,
             loss="sparse_categorical_crossentropy",
-            steps=4 if quick else 20,
+            steps=4 if quick else 40,
             warmup=1 if quick else 2,
-            block=2 if quick else 5,
+            block=2 if quick else 1,
             pass_repeats=3 if quick else 30,
             notes=[
                 f"keras.applications.ResNet50(weights=None, input_shape=({resnet_size}, "

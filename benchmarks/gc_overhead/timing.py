@@ -1,4 +1,4 @@
-"""Timing primitives: interleaved blocks, ratio intervals, copy bandwidth.
+"""Timing primitives: interleaved blocks, paired ratio intervals, copy bandwidth.
 
 Nothing here knows about Keras: a *timer* is any callable that runs one step
 and returns how long it took, in seconds.
@@ -34,8 +34,9 @@ def interleave(
 
     In round ``r`` each arm runs one block, starting with arm ``r mod n`` and
     going round in order, so that no arm always follows the same one. Python's
-    garbage collector is paused within a block (and run between blocks), so
-    that a collection falls on no timed step.
+    garbage collector is paused within a round (and run between rounds, where
+    a full collection of a process holding several ResNet50s takes longer
+    than a step), so that a collection falls on no timed step.
 
     Args:
         timers: Arm name to a callable that runs one step and returns its
@@ -51,14 +52,14 @@ def interleave(
     for index in range(math.ceil(steps / block)):
         count = min(block, steps - index * block)
         shift = index % len(names)
-        for name in names[shift:] + names[:shift]:
-            timer = timers[name]
-            python_gc.collect()
-            python_gc.disable()
-            try:
+        python_gc.collect()
+        python_gc.disable()
+        try:
+            for name in names[shift:] + names[:shift]:
+                timer = timers[name]
                 rounds[name].append([timer() for _ in range(count)])
-            finally:
-                python_gc.enable()
+        finally:
+            python_gc.enable()
     return rounds
 
 
@@ -84,11 +85,18 @@ def ratio_interval(
     resamples: int = 4000,
     level: float = 0.95,
 ) -> tuple[float, float, float]:
-    """``median(treated) / median(baseline)`` and its bootstrap interval.
+    """The treated arm's step time over the baseline's, and its bootstrap interval.
 
-    The bootstrap is stratified by round: each resample redraws, with
-    replacement, the steps of every round of each arm separately, so that
-    every resample keeps the interleaved design (each arm in every round).
+    Given the same number (two or more) of rounds of each, as
+    :func:`interleave` returns them, the comparison is paired by round: each
+    round gives the ratio of the two arms' median steps in that round, taken
+    minutes apart at most, so a slow spell of the machine, which falls on
+    both arms of a round, cancels. The estimate is the median of those
+    per-round ratios, and the interval resamples whole rounds.
+
+    Otherwise (flat samples, or rounds that do not pair) it is
+    ``median(treated) / median(baseline)``, with the steps resampled
+    within each round of each arm.
 
     Args:
         baseline: The baseline's step times: per round (a list of lists, as
@@ -102,10 +110,17 @@ def ratio_interval(
         ``(ratio, low, high)``.
     """
     base, treat = _as_rounds(baseline), _as_rounds(treated)
-    ratio = float(np.median(np.concatenate(treat)) / np.median(np.concatenate(base)))
     rng = np.random.default_rng(seed)
-    ratios = _bootstrap_medians(treat, resamples, rng) / _bootstrap_medians(base, resamples, rng)
     tail = 100 * (1 - level) / 2
+    if len(base) == len(treat) >= 2:
+        per_round = np.array(
+            [np.median(t) / np.median(b) for b, t in zip(base, treat, strict=True)]
+        )
+        drawn = per_round[rng.integers(0, per_round.size, (resamples, per_round.size))]
+        low, high = np.percentile(np.median(drawn, axis=1), [tail, 100 - tail])
+        return float(np.median(per_round)), float(low), float(high)
+    ratio = float(np.median(np.concatenate(treat)) / np.median(np.concatenate(base)))
+    ratios = _bootstrap_medians(treat, resamples, rng) / _bootstrap_medians(base, resamples, rng)
     low, high = np.percentile(ratios, [tail, 100 - tail])
     return ratio, float(low), float(high)
 

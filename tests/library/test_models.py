@@ -287,6 +287,16 @@ def test_gcmodel_transform_gradients_is_the_hook_subclasses_override():
     assert max_difference(plain, hooked) < 1e-6
 
 
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="PyTorch keeps .grad buffers")
+def test_on_torch_gcmodel_centralizes_the_grad_buffers_it_hands_the_optimizer_in_place():
+    model = fresh_copy(small_cnn(), GCModel)
+    train(model, keras.optimizers.Adam(1e-2), steps=1)
+    for variable in model.trainable_variables:
+        if len(variable.shape) > 1:  # a kernel: its own .grad now has zero unit means
+            grad = keras.ops.convert_to_numpy(variable.value.grad)
+            assert np.abs(grad.mean(axis=tuple(range(grad.ndim - 1)))).max() < 1e-6
+
+
 # GCModel marks the kernels' layouts before its first step ------------------------------
 
 
