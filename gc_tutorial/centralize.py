@@ -399,10 +399,10 @@ def centralize_gradients(
 
     The gradients given are not changed: those GC centralizes are returned
     as new tensors. On PyTorch, whose Keras training step runs eagerly, the
-    kernels' gradients go through one grouped pass (a ``sum`` per kernel and
-    one ``torch._foreach_*`` call each to scale and subtract the means)
-    instead of separate operations per kernel; which kernels and axes is
-    worked out once per list of variables.
+    kernels' gradients go through one pass of two operations per kernel (a
+    ``sum`` over its fan-in axes and one scaled subtraction) instead of
+    several through Keras's ``ops``; which kernels and axes is worked out
+    once per list of variables.
 
     Args:
         grads: Gradients, one per variable; ``None`` entries are kept as

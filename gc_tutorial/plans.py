@@ -9,9 +9,9 @@ Python, on every step; on TensorFlow and JAX it runs once, while tracing.
 
 The pass itself (:func:`centralize_listed`, behind
 :func:`gc_tutorial.centralize_gradients` and the GC optimizers) is per
-tensor inside a compiled step, and on PyTorch one grouped pass over all the
-kernels (:mod:`gc_tutorial.torch_grouped`), in place on the ``.grad``
-buffers Keras hands an optimizer (:func:`centralize_in_place`).
+tensor inside a compiled step, and on PyTorch two operations per kernel
+(:mod:`gc_tutorial.torch_pass`), in place on the ``.grad`` buffers Keras
+hands an optimizer (:func:`centralize_in_place`).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def _autograd_buffer(variable: Any) -> Any:
 
 
 def _torch_centralized(grads: list[Any], plan: Plan, in_place: bool) -> list[Any]:
-    """The kernels' gradients centralized by one grouped pass (:mod:`gc_tutorial.torch_grouped`).
+    """The kernels' gradients centralized by :mod:`gc_tutorial.torch_pass`.
 
     With ``in_place``, those that are their variable's own ``.grad`` are
     centralized in place (see :func:`centralize_in_place`). A gradient
@@ -190,7 +190,7 @@ def _torch_centralized(grads: list[Any], plan: Plan, in_place: bool) -> list[Any
     """
     import torch
 
-    from gc_tutorial import torch_grouped
+    from gc_tutorial import torch_pass
 
     out = list(grads)
     tensors: list[Any] = [None] * len(plan.kernels)
@@ -217,7 +217,7 @@ def _torch_centralized(grads: list[Any], plan: Plan, in_place: bool) -> list[Any
             [plan.scales[j] for j in group],
         )
 
-    torch_grouped.centralize_(*pick(owned))
-    for j, centered in zip(fresh, torch_grouped.centralized(*pick(fresh)), strict=True):
+    torch_pass.centralize_(*pick(owned))
+    for j, centered in zip(fresh, torch_pass.centralized(*pick(fresh)), strict=True):
         out[plan.kernels[j]] = centered
     return out

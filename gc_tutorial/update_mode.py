@@ -7,11 +7,10 @@ per-unit means are kept across the step, not a copy of the kernels.
 
 How each backend gets the fewest operations:
 
-- PyTorch (Keras runs the step eagerly): the means before and the
-  recentering after are each one grouped pass over all kernels
-  (:mod:`gc_tutorial.torch_grouped`: a ``sum`` per kernel, then
-  ``torch._foreach_*`` calls for all of them), subtracting in place, as
-  Keras's PyTorch optimizers update the weights.
+- PyTorch (Keras runs the step eagerly): the means before the step, and
+  after it the recentering, each kernel's reduction and subtraction back to
+  back while the kernel is in the cache (:mod:`gc_tutorial.torch_pass`),
+  subtracting in place, as Keras's PyTorch optimizers update the weights.
 - TensorFlow and JAX (a compiled step): per kernel, a reduction before the
   step, and a reduction and two subtractions after it (for large kernels on
   TensorFlow the reduction is the fast ``BiasAddGrad`` form of
@@ -117,27 +116,27 @@ def _torch_apply_to_update(
     applies: Any,
     averages: list[Any] | None,
 ) -> None:
-    """:func:`_apply_to_update` on PyTorch: each side one grouped pass, in place.
+    """:func:`_apply_to_update` on PyTorch: each side one pass over the kernels, in place.
 
     The means before the step and the recentering after are each one
-    :mod:`gc_tutorial.torch_grouped` pass over all kernels (a ``sum`` per
-    kernel, the rest ``torch._foreach_*`` calls), subtracting the shifts
-    from the weights in place, as Keras's PyTorch optimizers update them. On
+    :mod:`gc_tutorial.torch_pass` pass over all kernels, subtracting the
+    shifts from the weights in place, as Keras's PyTorch optimizers update
+    them. On
     a step that only accumulates gradients (``applies`` false; the eager
     step knows it before it runs) the kernels are not touched.
     """
     import torch
 
-    from gc_tutorial import torch_grouped
+    from gc_tutorial import torch_pass
 
     accumulates_only = applies is not None and not bool(applies)
     kernels = [plan.variables[i] for i in plan.kernels]
     axes, scales = plan.axes, plan.scales
     with torch.no_grad():
-        means_before = torch_grouped.unit_means([k.value for k in kernels], axes, scales)
+        means_before = torch_pass.unit_means([k.value for k in kernels], axes, scales)
         apply(grads, trainable_variables)
         if not accumulates_only:
-            torch_grouped.recenter_([k.value for k in kernels], axes, scales, means_before)
+            torch_pass.recenter_([k.value for k in kernels], axes, scales, means_before)
         if averages is not None:
             moving = [averages[optimizer._get_variable_index(k)].value for k in kernels]
-            torch_grouped.recenter_(moving, axes, scales, means_before)
+            torch_pass.recenter_(moving, axes, scales, means_before)

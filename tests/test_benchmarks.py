@@ -95,6 +95,8 @@ def test_every_arm_is_registered_once_and_gc_arms_name_a_baseline_without_gc():
         assert callable(arm.build)
         if arm.applies_gc:
             assert not ARMS[arm.baseline].applies_gc
+    (control,) = [arm for arm in ARMS.values() if arm.control]
+    assert control.baseline == "plain" and not control.applies_gc
     with pytest.raises(ValueError, match="registered already"):
         register("plain", "again")(ARMS["plain"].build)
 

@@ -4,6 +4,9 @@ An arm turns the plain network and the optimizer class into the model to
 compile and its optimizer. A GC arm names the arm it is compared with, its
 baseline: the plain optimizer, or for ``GCModel`` the same ``train_step``
 with the gradient hook as the identity, so that each ratio isolates GC.
+One control arm, a second copy of the plain arm, is compared with it the
+same way: what two arms that differ in nothing show is the resolution of
+every other ratio.
 """
 
 from __future__ import annotations
@@ -29,26 +32,34 @@ class Arm:
     what: str
     baseline: str | None
     build: Builder
+    control: bool = False
 
     @property
     def applies_gc(self) -> bool:
-        """GC arms are the ones with a baseline."""
-        return self.baseline is not None
+        """GC arms are the ones with a baseline, except the control."""
+        return self.baseline is not None and not self.control
 
 
 ARMS: dict[str, Arm] = {}
 """Every arm, by name, in the order they were registered (baselines first)."""
 
 
-def register(name: str, what: str, baseline: str | None = None) -> Callable[[Builder], Builder]:
-    """Register the decorated builder as the arm ``name``; a name is registered once."""
+def register(
+    name: str, what: str, baseline: str | None = None, control: bool = False
+) -> Callable[[Builder], Builder]:
+    """Register the decorated builder as the arm ``name``; a name is registered once.
+
+    A ``control`` arm is compared with its baseline like a GC arm but applies
+    no GC: the A/A comparison that says how far apart two arms differing in
+    nothing come out.
+    """
 
     def decorate(build: Builder) -> Builder:
         if name in ARMS:
             raise ValueError(f"arm {name!r} is registered already")
         if baseline is not None and baseline not in ARMS:
             raise ValueError(f"arm {name!r}: register its baseline {baseline!r} first")
-        ARMS[name] = Arm(name, what, baseline, build)
+        ARMS[name] = Arm(name, what, baseline, build, control)
         return build
 
     return decorate
@@ -64,6 +75,16 @@ class GCModelWithoutGC(GCModel):
 
 @register("plain", "the plain optimizer (no GC)")
 def plain(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
+    return network, optimizer(learning_rate)
+
+
+@register(
+    "plain, second copy",
+    "the plain optimizer on a second copy of the model: an A/A control, no GC",
+    "plain",
+    control=True,
+)
+def plain_second_copy(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
     return network, optimizer(learning_rate)
 
 

@@ -31,6 +31,8 @@ def _interval(row: dict[str, Any]) -> str:
 
 
 def _verdict(row: dict[str, Any]) -> str:
+    if row.get("control"):
+        return "A/A control: no GC, no target"
     if row["interval_below_target"]:
         return "met"
     if row["meets_target"]:

@@ -1,7 +1,7 @@
-"""Specification of GC over a whole list of variables: the grouped pass equals the per-tensor one.
+"""Specification of GC over a whole list of variables: the list's pass equals the per-tensor one.
 
 On PyTorch, ``centralize_gradients`` and the GC optimizers centralize all
-kernels in one grouped pass (``gc_tutorial.torch_grouped``), and an
+kernels in one pass of two operations per kernel (``gc_tutorial.torch_pass``), and an
 optimizer centralizes the ``.grad`` buffers Keras hands it in place; on
 TensorFlow and JAX the pass stays per tensor inside the compiled step. On
 every backend the result must be the per-tensor operator's, kernel by kernel,
@@ -91,7 +91,7 @@ def test_the_mix_has_every_layout_and_weights_gc_leaves_alone():
     assert axes["dense/bias"] is None
 
 
-def test_grouped_pass_equals_the_per_tensor_pass_on_every_layout():
+def test_the_list_pass_equals_the_per_tensor_pass_on_every_layout():
     variables = mixed_variables()
     grads = [keras.ops.convert_to_tensor(g) for g in random_like(variables)]
     expected = per_tensor(grads, variables)
@@ -102,7 +102,7 @@ def test_grouped_pass_equals_the_per_tensor_pass_on_every_layout():
     assert_all_close(got, expected[:unreached] + expected[unreached + 1 :])
 
 
-def test_grouped_pass_leaves_the_gradients_it_was_given_unchanged():
+def test_the_list_pass_leaves_the_gradients_it_was_given_unchanged():
     variables = mixed_variables()
     given = random_like(variables)
     grads = [keras.ops.convert_to_tensor(g) for g in given]
@@ -110,13 +110,13 @@ def test_grouped_pass_leaves_the_gradients_it_was_given_unchanged():
     assert_all_close(grads, given, atol=0.0)
 
 
-def test_grouped_pass_takes_numpy_gradients_as_the_per_tensor_pass_does():
+def test_the_list_pass_takes_numpy_gradients_as_the_per_tensor_pass_does():
     variables = mixed_variables()
     grads = random_like(variables)
     assert_all_close(centralize_gradients(grads, variables), per_tensor(grads, variables))
 
 
-def test_grouped_pass_averages_float16_kernels_in_float32():
+def test_the_list_pass_averages_float16_kernels_in_float32():
     layer = keras.layers.Dense(8, dtype="float16")
     layer.build((None, 4096))
     grads = [g * 40 for g in random_like(layer.trainable_variables)]  # sums past float16's max

@@ -193,8 +193,6 @@ SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(*])|\n\s*\n|\n\s*[-*] ")
 
 NOT_DIRECTION_CLAIMS: dict[str, dict[str, str]] = {
     "09_cost": {
-        "they moved the bytes faster than the one-thread copy": "the ratios below 1 printed "
-        "beside it say so: the pass took less time than the copy floor",
         "which reads as GC training faster": "how keras.io's published timings read; the "
         "cell below takes that reading apart",
     },

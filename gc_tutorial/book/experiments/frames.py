@@ -12,7 +12,14 @@ from collections.abc import Collection
 
 import pandas as pd
 
-__all__ = ["RESULT_COLUMNS", "SEVERAL_RUNS_ERROR", "metric_rows", "check_arms", "run_values"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "SEVERAL_RUNS_ERROR",
+    "check_arms",
+    "check_single_runs",
+    "metric_rows",
+    "run_values",
+]
 
 RESULT_COLUMNS = ("seed", "arm", "epoch", "split", "metric", "value")
 """Columns of a results frame, in order."""
@@ -37,6 +44,17 @@ def metric_rows(results: pd.DataFrame, metric: str, split: str) -> pd.DataFrame:
             f"{sorted(set(results['split']))}."
         )
     return rows
+
+
+def check_single_runs(results: pd.DataFrame) -> None:
+    """Check that ``results`` hold one run per arm and seed.
+
+    Raises:
+        ValueError: some arm has several values for one seed, epoch, split
+            and metric, as a learning-rate sweep has (:data:`SEVERAL_RUNS_ERROR`).
+    """
+    if results.duplicated(["seed", "arm", "epoch", "split", "metric"]).any():
+        raise ValueError(SEVERAL_RUNS_ERROR)
 
 
 def check_arms(arms: Collection[str], baseline: str, treatment: str) -> None:
@@ -89,8 +107,7 @@ def run_values(
     if window < 1:
         raise ValueError(f"window must be at least 1; got {window}.")
     rows = metric_rows(results, metric, split)
-    if rows.duplicated(["arm", "seed", "epoch"]).any():
-        raise ValueError(SEVERAL_RUNS_ERROR)
+    check_single_runs(rows)
     epoch = int(rows["epoch"].max()) if epoch is None else int(epoch)
     window = min(window, epoch)
     first = epoch - window + 1

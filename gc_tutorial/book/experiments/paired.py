@@ -45,8 +45,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from gc_tutorial.book.experiments.frames import (
-    SEVERAL_RUNS_ERROR,
     check_arms,
+    check_single_runs,
     metric_rows,
     run_values,
 )
@@ -360,8 +360,7 @@ def arm_curves(
         ValueError: the metric is missing on a split, or a seed has several
             runs of one arm (filter a learning-rate sweep to one rate first).
     """
-    if results.duplicated(["seed", "arm", "epoch", "split", "metric"]).any():
-        raise ValueError(SEVERAL_RUNS_ERROR)
+    check_single_runs(results)
     frames = []
     for split in splits:
         rows = metric_rows(results, metric, split)

@@ -53,9 +53,19 @@ def _device_name(backend: str) -> str:
     return "CPU"
 
 
-def _git_commit() -> tuple[str | None, bool | None]:
-    """The package's checkout's commit and whether it has uncommitted changes."""
-    folder = pathlib.Path(__file__).resolve().parent
+RESULTS_FOLDERS = ("chapters/results", "benchmarks/results")
+"""Where runs write their results: changes there do not make the code differ from its commit."""
+
+
+def _git_commit(folder: pathlib.Path | None = None) -> tuple[str | None, bool | None]:
+    """The commit of ``folder``'s checkout, and whether it has uncommitted changes.
+
+    ``folder`` defaults to this package's. Changes to tracked files under
+    :data:`RESULTS_FOLDERS` do not count: a study writes each finished run
+    into a tracked results file as it goes, and that must not make the runs
+    after it record a dirty tree.
+    """
+    folder = folder or pathlib.Path(__file__).resolve().parent
 
     def git(*args: str) -> str | None:
         try:
@@ -69,7 +79,14 @@ def _git_commit() -> tuple[str | None, bool | None]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return None, None
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git(
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ":(top)",
+        *(f":(top,exclude){path}" for path in RESULTS_FOLDERS),
+    )
     return commit.strip(), None if status is None else bool(status.strip())
 
 

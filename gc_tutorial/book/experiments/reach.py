@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from gc_tutorial.book.experiments.frames import SEVERAL_RUNS_ERROR, check_arms, metric_rows
+from gc_tutorial.book.experiments.frames import check_arms, check_single_runs, metric_rows
 
 __all__ = [
     "REACH_COLUMNS",
@@ -82,8 +82,7 @@ def epochs_to_reach(
     if len(targets) == 0:
         raise ValueError("epochs_to_reach needs at least one target.")
     rows = metric_rows(results, metric, split)
-    if rows.duplicated(["arm", "seed", "epoch"]).any():
-        raise ValueError(SEVERAL_RUNS_ERROR)
+    check_single_runs(rows)
     runs = [
         (arm, seed, run["epoch"].to_numpy(), run["value"].to_numpy(dtype=float))
         for (arm, seed), run in rows.sort_values("epoch", kind="stable").groupby(

@@ -43,6 +43,29 @@ def test_the_environment_names_backend_device_versions_and_commit():
     assert json.loads(json.dumps(env)) == env
 
 
+def test_a_changed_results_file_leaves_the_tree_clean_and_changed_code_does_not(tmp_path):
+    def git(*args):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    (tmp_path / "chapters" / "results").mkdir(parents=True)
+    (tmp_path / "chapters" / "results" / "study.csv").write_text("run\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "start")
+    code = tmp_path / "chapters"  # a folder inside the checkout, as the package is
+    (tmp_path / "chapters" / "results" / "study.csv").write_text("run\n1\n")
+    commit, dirty = provenance._git_commit(code)
+    assert len(commit) == 40 and dirty is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert provenance._git_commit(code)[1] is True
+
+
 def test_outside_a_git_checkout_the_commit_is_none(monkeypatch, fresh_environment):
     def not_a_repository(args, **kwargs):
         return subprocess.CompletedProcess(args, 128, "", "fatal: not a git repository")
