@@ -99,6 +99,8 @@ def test_every_arm_is_registered_once_and_gc_arms_name_a_baseline_without_gc():
     assert control.baseline == "plain" and not control.applies_gc
     with pytest.raises(ValueError, match="registered already"):
         register("plain", "again")(ARMS["plain"].build)
+    with pytest.raises(ValueError, match="no comma in a name"):
+        register("plain, again", "again")(ARMS["plain"].build)
 
 
 def test_the_gcmodel_baseline_differs_from_gcmodel_only_by_an_identity_hook():

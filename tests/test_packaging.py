@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
-import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+from helpers import run_python
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # SciPy is in the extra too, but JAX itself needs it, so it is not blocked here.
 BOOK_ONLY = ("tensorflow", "tensorflow_datasets", "pandas", "matplotlib", "PIL")
@@ -43,8 +45,5 @@ def test_the_gc_library_imports_and_trains_without_the_book_extra():
         """
     )
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_python("-c", script, cwd=ROOT, env=env, timeout=300)
     assert result.stdout.strip() == "trained 1", result.stdout

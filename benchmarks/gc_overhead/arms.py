@@ -57,6 +57,8 @@ def register(
     def decorate(build: Builder) -> Builder:
         if name in ARMS:
             raise ValueError(f"arm {name!r} is registered already")
+        if "," in name:
+            raise ValueError(f"arm {name!r}: --arms is a comma-separated list; no comma in a name")
         if baseline is not None and baseline not in ARMS:
             raise ValueError(f"arm {name!r}: register its baseline {baseline!r} first")
         ARMS[name] = Arm(name, what, baseline, build, control)
@@ -79,7 +81,7 @@ def plain(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
 
 
 @register(
-    "plain, second copy",
+    "plain again",
     "the plain optimizer on a second copy of the model: an A/A control, no GC",
     "plain",
     control=True,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
+from pathlib import Path
 
 import keras
 import pytest
+from helpers import run_python
 
 from gc_tutorial.book.quiet import import_keras_quietly
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FIRST_IMPORT = """
 from gc_tutorial.book.quiet import import_keras_quietly
@@ -28,14 +30,9 @@ print("after the import", file=sys.stderr)
 
 def test_the_first_import_leaves_stderr_to_what_comes_after_it():
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run(
-        [sys.executable, "-c", FIRST_IMPORT],
-        capture_output=True,
-        text=True,
-        env={**env, "KERAS_BACKEND": "tensorflow"},
-        timeout=300,
+    done = run_python(
+        "-c", FIRST_IMPORT, cwd=ROOT, env={**env, "KERAS_BACKEND": "tensorflow"}, timeout=300
     )
-    assert done.returncode == 0, done.stderr
     assert done.stderr == "after the import\n"  # stderr works again, and held nothing before
     assert done.stdout.split() == ["3", str(logging.ERROR)]
 

@@ -17,14 +17,13 @@ import datetime
 import functools
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_python
 from real_data import real_data_dir
 from tiny_study import ARMS, BROKEN_STUDY, TINY, TINY_STUDY, scores, tiny_model
 
@@ -196,30 +195,13 @@ def test_command_line_status_and_errors(full_run, capsys):
 
 def test_command_line_runs_the_taxi_smoke_study(tmp_path, capsys):
     out = tmp_path / "nyc_taxi_smoke.csv"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gc_tutorial.book.experiments",
-            "run",
-            "nyc_taxi",
-            "--profile",
-            "smoke",
-            "--arms",
-            "Adam",
-            "Adam + GC",
-            "--seeds",
-            "0",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
+    done = run_python(
+        *("-m", "gc_tutorial.book.experiments", "run", "nyc_taxi", "--profile", "smoke"),
+        *("--arms", "Adam", "Adam + GC", "--seeds", "0", "--out", str(out)),
         cwd=ROOT,
-        timeout=300,
         env={**os.environ, DATA_ENV: str(real_data_dir())},
+        timeout=300,
     )
-    assert done.returncode == 0, done.stderr
     assert "[2/2] Adam + GC seed 0" in done.stdout
     results = pd.read_csv(out)
     assert set(zip(results["arm"], results["seed"], results["epoch"], strict=True)) == {
@@ -248,15 +230,13 @@ def test_the_runner_needs_no_tensorflow_on_jax(tmp_path):
     out = tmp_path / "tiny_short.csv"
     code = BLOCK_TENSORFLOW.format(study=TINY_STUDY, out=str(out))
     env_path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
+    run_python(
+        "-c",
+        code,
         cwd=ROOT,
         env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": env_path},
         timeout=300,
     )
-    assert done.returncode == 0, done.stderr
     assert {r["backend"] for r in provenance(out)} == {"jax"}
 
 
