@@ -193,9 +193,6 @@ def _torch_centralized(grads: list[Any], plan: Plan, in_place: bool) -> list[Any
     from gc_tutorial import torch_pass
 
     out = list(grads)
-    tensors: list[Any] = [None] * len(plan.kernels)
-    owned: list[int] = []  # positions in plan.kernels
-    fresh: list[int] = []
     for j, i in enumerate(plan.kernels):
         grad = grads[i]
         if grad is None:
@@ -205,19 +202,8 @@ def _torch_centralized(grads: list[Any], plan: Plan, in_place: bool) -> list[Any
             grad = ops.convert_to_tensor(grad)
         if grad.shape != plan.shapes[j]:
             out[i] = _centralized(grad, plan.axes[j])
-            continue
-        tensors[j] = grad
-        mine = in_place and not grad.requires_grad and grad is _autograd_buffer(plan.variables[i])
-        (owned if mine else fresh).append(j)
-
-    def pick(group: list[int]) -> tuple[list[Any], list[Axes], list[float]]:
-        return (
-            [tensors[j] for j in group],
-            [plan.axes[j] for j in group],
-            [plan.scales[j] for j in group],
-        )
-
-    torch_pass.centralize_(*pick(owned))
-    for j, centered in zip(fresh, torch_pass.centralized(*pick(fresh)), strict=True):
-        out[plan.kernels[j]] = centered
+        elif in_place and not grad.requires_grad and grad is _autograd_buffer(plan.variables[i]):
+            torch_pass.centralize_(grad, plan.axes[j], plan.scales[j])
+        else:
+            out[i] = torch_pass.centralized(grad, plan.axes[j], plan.scales[j])
     return out

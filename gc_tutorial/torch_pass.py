@@ -31,72 +31,47 @@ Only imported on the PyTorch backend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
-__all__ = ["centralize_", "centralized", "recenter_", "unit_means"]
+__all__ = ["centralize_", "centralized", "recenter_", "unit_mean"]
 
 Axes = tuple[int, ...]
 
 _NARROW = (torch.float16, torch.bfloat16)  # summed in float32, as keras.ops.mean does
 
 
-def _unit_mean(tensor: torch.Tensor, axes: Axes, scale: float) -> torch.Tensor:
-    """A narrow-float tensor's per-unit means over ``axes``, summed in float32."""
-    return tensor.sum(axes, keepdim=True, dtype=torch.float32).mul_(scale).to(tensor.dtype)
-
-
-def unit_means(
-    tensors: Sequence[torch.Tensor], axes: Sequence[Axes], scales: Sequence[float]
-) -> list[torch.Tensor]:
-    """Each tensor's per-unit means over its ``axes``, kept broadcastable against it.
+def unit_mean(tensor: torch.Tensor, axes: Axes, scale: float) -> torch.Tensor:
+    """``tensor``'s per-unit means over ``axes``, kept broadcastable against it.
 
     Args:
-        tensors: The tensors (kernels or their gradients).
-        axes: Each tensor's fan-in axes, non-negative.
-        scales: Each tensor's ``1 / (number of elements one mean runs over)``.
+        tensor: A kernel or its gradient.
+        axes: Its fan-in axes, non-negative.
+        scale: ``1 / (number of elements one mean runs over)``.
     """
-    return [
-        _unit_mean(t, a, s) if t.dtype in _NARROW else t.sum(a, keepdim=True).mul_(s)
-        for t, a, s in zip(tensors, axes, scales, strict=True)
-    ]
+    if tensor.dtype in _NARROW:
+        return tensor.sum(axes, keepdim=True, dtype=torch.float32).mul_(scale).to(tensor.dtype)
+    return tensor.sum(axes, keepdim=True).mul_(scale)
 
 
-def centralize_(
-    tensors: Sequence[torch.Tensor], axes: Sequence[Axes], scales: Sequence[float]
-) -> None:
-    """Subtract from each tensor, in place, its per-unit means over its ``axes``."""
-    for tensor, fan_in, scale in zip(tensors, axes, scales, strict=True):
-        if tensor.dtype in _NARROW:
-            tensor.sub_(_unit_mean(tensor, fan_in, scale))
-        else:
-            tensor.sub_(tensor.sum(fan_in, keepdim=True), alpha=scale)
+def centralize_(tensor: torch.Tensor, axes: Axes, scale: float) -> None:
+    """Subtract from ``tensor``, in place, its per-unit means over ``axes``."""
+    if tensor.dtype in _NARROW:
+        tensor.sub_(unit_mean(tensor, axes, scale))
+    else:
+        tensor.sub_(tensor.sum(axes, keepdim=True), alpha=scale)
 
 
-def centralized(
-    tensors: Sequence[torch.Tensor], axes: Sequence[Axes], scales: Sequence[float]
-) -> list[torch.Tensor]:
-    """New tensors: each of ``tensors`` minus its per-unit means over its ``axes``."""
-    return [
-        t - _unit_mean(t, a, s)
-        if t.dtype in _NARROW
-        else torch.sub(t, t.sum(a, keepdim=True), alpha=s)
-        for t, a, s in zip(tensors, axes, scales, strict=True)
-    ]
+def centralized(tensor: torch.Tensor, axes: Axes, scale: float) -> torch.Tensor:
+    """A new tensor: ``tensor`` minus its per-unit means over ``axes``."""
+    if tensor.dtype in _NARROW:
+        return tensor - unit_mean(tensor, axes, scale)
+    return torch.sub(tensor, tensor.sum(axes, keepdim=True), alpha=scale)
 
 
-def recenter_(
-    tensors: Sequence[torch.Tensor],
-    axes: Sequence[Axes],
-    scales: Sequence[float],
-    means: Sequence[torch.Tensor],
-) -> None:
-    """Shift each tensor, in place, so that its per-unit means are ``means`` again.
+def recenter_(tensor: torch.Tensor, axes: Axes, scale: float, mean: torch.Tensor) -> None:
+    """Shift ``tensor``, in place, so that its per-unit means are ``mean`` again.
 
-    ``means`` are :func:`unit_means` of the same tensors taken earlier (before
-    an optimizer step): the shift is the change of each unit's mean since.
+    ``mean`` is :func:`unit_mean` of the same tensor taken earlier (before an
+    optimizer step): the shift is the change of each unit's mean since.
     """
-    for tensor, fan_in, scale, before in zip(tensors, axes, scales, means, strict=True):
-        (shift,) = unit_means([tensor], [fan_in], [scale])
-        tensor.sub_(shift.sub_(before))
+    tensor.sub_(unit_mean(tensor, axes, scale).sub_(mean))

@@ -121,8 +121,7 @@ def _torch_apply_to_update(
     The means before the step and the recentering after are each one
     :mod:`gc_tutorial.torch_pass` pass over all kernels, subtracting the
     shifts from the weights in place, as Keras's PyTorch optimizers update
-    them. On
-    a step that only accumulates gradients (``applies`` false; the eager
+    them. On a step that only accumulates gradients (``applies`` false; the eager
     step knows it before it runs) the kernels are not touched.
     """
     import torch
@@ -131,12 +130,13 @@ def _torch_apply_to_update(
 
     accumulates_only = applies is not None and not bool(applies)
     kernels = [plan.variables[i] for i in plan.kernels]
-    axes, scales = plan.axes, plan.scales
+    each = list(zip(kernels, plan.axes, plan.scales, strict=True))
     with torch.no_grad():
-        means_before = torch_pass.unit_means([k.value for k in kernels], axes, scales)
+        means_before = [torch_pass.unit_mean(k.value, a, s) for k, a, s in each]
         apply(grads, trainable_variables)
-        if not accumulates_only:
-            torch_pass.recenter_([k.value for k in kernels], axes, scales, means_before)
-        if averages is not None:
-            moving = [averages[optimizer._get_variable_index(k)].value for k in kernels]
-            torch_pass.recenter_(moving, axes, scales, means_before)
+        for (kernel, axes, scale), before in zip(each, means_before, strict=True):
+            if not accumulates_only:
+                torch_pass.recenter_(kernel.value, axes, scale, before)
+            if averages is not None:
+                average = averages[optimizer._get_variable_index(kernel)]
+                torch_pass.recenter_(average.value, axes, scale, before)

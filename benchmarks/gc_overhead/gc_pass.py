@@ -114,15 +114,16 @@ def gc_pass_rows(
     centralized = sum(size for size, c in zip(sizes, mask, strict=True) if c)
     traffic = PASSES * BYTES_PER_PARAMETER * centralized
     floor_s = traffic / (bandwidth_gb_s * 1e9)
+    backend_compilers = compilers()
     passes = [
         (name, compile_, lambda gs: centralize_gradients(gs, variables), grads)
-        for name, compile_ in compilers().items()
+        for name, compile_ in backend_compilers.items()
     ]
     if keras.backend.backend() == "torch":
         passes.append(
             (
                 "eager, in place on .grad",
-                compilers()["eager"],
+                backend_compilers["eager"],
                 lambda gs: centralize_in_place(gs, variables, False),
                 _as_grad_buffers(variables, grads),
             )
