@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
 from gc_tutorial.book.experiments import (  # noqa: E402
-    RESULT_COLUMNS,
+    VALUE_COLUMNS,
     arm_curves,
     difference_statistics,
     epochs_to_reach,
@@ -45,7 +45,7 @@ def curves(n_seeds: int = 3, epochs: int = 4) -> pd.DataFrame:
                 rows.append((seed, arm, epoch, "validation", "loss", loss + 0.2))
                 rows.append((seed, arm, epoch, "train", "epoch_time_s", 0.5))
             rows.append((seed, arm, epochs, "test", "loss", 0.4))
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    return pd.DataFrame(rows, columns=list(VALUE_COLUMNS))
 
 
 def sweep(rates=(1e-3, 1e-2, 1e-1), n_seeds: int = 2) -> pd.DataFrame:
@@ -252,7 +252,7 @@ def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_in
             noise = 0.01 * (seed % 2) if shift else 0.0
             rows.append((seed, arm, 2, "test", "loss", 1.0 + 0.1 * seed + shift + noise))
             rows.append((seed, arm, 2, "test", "accuracy", 0.7 + 0.01 * seed - shift / 10))
-    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    results = pd.DataFrame(rows, columns=list(VALUE_COLUMNS))
     pairs = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
     differences = pd.concat(
         [
@@ -305,7 +305,7 @@ def test_effect_over_epochs_has_one_line_and_band_per_comparison():
         for arm, shift in (("Adam", 0.0), ("Adam + GC", -0.1), ("Adam + GC on the update", 0.1)):
             for epoch in (1, 2, 3):
                 rows.append((seed, arm, epoch, "train", "loss", 1.0 / epoch + shift + 0.01 * seed))
-    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    results = pd.DataFrame(rows, columns=list(VALUE_COLUMNS))
     pairs = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
     statistics = effect_over_epochs(results, pairs, "loss", "train")
     (ax,) = plot_effect_over_epochs(statistics).axes

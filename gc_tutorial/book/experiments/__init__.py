@@ -38,6 +38,7 @@ the same data order and dropout and augmentation draws. The submodules:
 from gc_tutorial.book.experiments.frames import (
     RESULT_COLUMNS,
     SEVERAL_RUNS_ERROR,
+    VALUE_COLUMNS,
     metric_rows,
 )
 from gc_tutorial.book.experiments.paired import (
@@ -51,7 +52,7 @@ from gc_tutorial.book.experiments.paired import (
     paired_statistics,
     sweep_summary,
 )
-from gc_tutorial.book.experiments.pilots import pilot_choice
+from gc_tutorial.book.experiments.pilots import PILOT_WINDOW, chosen_rates, pilot_choice
 from gc_tutorial.book.experiments.plan import study_status
 from gc_tutorial.book.experiments.profiles import (
     PROFILE_ENV,
@@ -68,6 +69,7 @@ from gc_tutorial.book.experiments.reach import (
 from gc_tutorial.book.experiments.runner import run_study
 from gc_tutorial.book.experiments.studies import (
     HORSES_OR_HUMANS,
+    HORSES_OR_HUMANS_PILOT,
     NYC_TAXI,
     NYC_TAXI_LR_SWEEP,
     NYC_TAXI_SGD_PILOT,
@@ -75,7 +77,7 @@ from gc_tutorial.book.experiments.studies import (
     lr_sweep_frame,
     resolve_study,
 )
-from gc_tutorial.book.experiments.study import Scale, Study
+from gc_tutorial.book.experiments.study import Arm, Scale, Study
 from gc_tutorial.book.experiments.taxi import (
     clean_taxi_trips,
     taxi_fare_arrays,
@@ -90,20 +92,25 @@ __all__ = [
     "PROFILES",
     "current_profile",
     "RESULT_COLUMNS",
+    "VALUE_COLUMNS",
     "REACH_COLUMNS",
     "epochs_to_reach",
     "reach_summary",
     "summarize_epochs_to_reach",
     "run_study",
     "study_status",
+    "Arm",
     "Scale",
     "Study",
     "STUDIES",
     "NYC_TAXI_SGD_PILOT",
     "NYC_TAXI_LR_SWEEP",
     "lr_sweep_frame",
+    "PILOT_WINDOW",
     "pilot_choice",
+    "chosen_rates",
     "HORSES_OR_HUMANS",
+    "HORSES_OR_HUMANS_PILOT",
     "NYC_TAXI",
     "resolve_study",
     "METRIC_KINDS",

@@ -1,7 +1,10 @@
 """The tidy results frame every experiment writes and every summary reads.
 
-One row per value: ``seed``, ``arm``, ``epoch``, ``split``, ``metric``,
-``value`` (:data:`RESULT_COLUMNS`). This module holds that schema and the
+One row per value: ``seed``, ``arm``, ``method``, ``learning_rate``,
+``epoch``, ``split``, ``metric``, ``value`` (:data:`RESULT_COLUMNS`); the
+summaries read ``seed``, ``arm``, ``epoch``, ``split``, ``metric`` and
+``value`` (:data:`VALUE_COLUMNS`), so a frame of those alone serves them
+too. This module holds that schema and the
 row selections the summaries and figures share, down to each run's value at
 one epoch (:func:`run_values`).
 """
@@ -14,6 +17,7 @@ import pandas as pd
 
 __all__ = [
     "RESULT_COLUMNS",
+    "VALUE_COLUMNS",
     "SEVERAL_RUNS_ERROR",
     "check_arms",
     "check_single_runs",
@@ -21,8 +25,13 @@ __all__ = [
     "run_values",
 ]
 
-RESULT_COLUMNS = ("seed", "arm", "epoch", "split", "metric", "value")
-"""Columns of a results frame, in order."""
+RESULT_COLUMNS = ("seed", "arm", "method", "learning_rate", "epoch", "split", "metric", "value")
+"""Columns of a results file, in order: each row's run (seed and arm), what
+the arm trained with (``method``, e.g. ``"Adam + GC"``, and
+``learning_rate``), and one value."""
+
+VALUE_COLUMNS = ("seed", "arm", "epoch", "split", "metric", "value")
+"""The columns every summary of a results frame reads."""
 
 SEVERAL_RUNS_ERROR = (
     "The results hold several runs of one arm for a seed (a learning-rate "

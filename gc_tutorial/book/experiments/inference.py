@@ -15,7 +15,14 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["wilcoxon_p", "holm"]
+__all__ = ["DECISION_RULE", "wilcoxon_p", "holm"]
+
+DECISION_RULE = (
+    "two-sided Wilcoxon signed-rank test on the per-seed paired differences, "
+    "Holm-adjusted over every row of one data set's table "
+    "(comparisons × quantities), at alpha 0.05"
+)
+"""The one rule by which every page calls a difference real (stated on the pages)."""
 
 
 def wilcoxon_p(differences: np.ndarray) -> float:

@@ -54,6 +54,7 @@ from gc_tutorial.book.experiments.inference import wilcoxon_p
 
 __all__ = [
     "ALPHA",
+    "ENDPOINT_WINDOW",
     "POWER",
     "Better",
     "MetricKind",
@@ -80,6 +81,14 @@ ALPHA = 0.05
 
 POWER = 0.8
 """Power at which the minimum detectable difference is computed."""
+
+ENDPOINT_WINDOW = 3
+"""Epochs, ending at the last, over which each run's endpoint is averaged.
+
+A study's endpoint for every quantity it reports (training loss, each test
+metric) is a run's mean over its last three epochs: within one run, test
+accuracy can move by several points between two epochs, as much as the
+effects asked about."""
 
 Better = Literal["lower", "higher"]
 """Which way a metric improves."""

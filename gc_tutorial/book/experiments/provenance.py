@@ -91,8 +91,26 @@ def _git_commit(folder: pathlib.Path | None = None) -> tuple[str | None, bool | 
 
 
 @functools.cache
+def _process() -> dict[str, Any]:
+    """What stays fixed for the life of a process: backend, device, versions."""
+    backend = keras.backend.backend()
+    packages = ("keras", "numpy", *_BACKEND_PACKAGES.get(backend, (backend,)))
+    return {
+        "backend": backend,
+        "device": _device_name(backend),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "versions": {name: importlib.metadata.version(name) for name in packages},
+    }
+
+
 def environment() -> dict[str, Any]:
-    """Describe this process's backend, device, library versions and commit.
+    """Describe this process's backend, device and versions, and the code's commit now.
+
+    The backend, device and versions are read once per process; the commit
+    and whether the checkout differs from it are read at every call, so that
+    each run of a long study records the code it ran, even when the checkout
+    changed while the process was running.
 
     Returns:
         A JSON-serializable dict: ``backend`` (Keras's), ``device`` (jax:
@@ -103,18 +121,8 @@ def environment() -> dict[str, Any]:
         backend's packages), ``git_commit`` and ``git_dirty`` (``None``
         outside a git checkout).
     """
-    backend = keras.backend.backend()
-    packages = ("keras", "numpy", *_BACKEND_PACKAGES.get(backend, (backend,)))
     commit, dirty = _git_commit()
-    return {
-        "backend": backend,
-        "device": _device_name(backend),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "versions": {name: importlib.metadata.version(name) for name in packages},
-        "git_commit": commit,
-        "git_dirty": dirty,
-    }
+    return {**_process(), "git_commit": commit, "git_dirty": dirty}
 
 
 def page_provenance() -> str:

@@ -116,7 +116,8 @@ class ResultsFile:
         in the CSV only with its record beside it.
 
         Args:
-            rows: The run's rows, in :data:`RESULT_COLUMNS` order.
+            rows: The run's rows, in :data:`RESULT_COLUMNS` order (method
+                and learning rate included).
             record: The run's provenance; JSON-serializable, with at least
                 ``arm`` and ``seed``.
         """

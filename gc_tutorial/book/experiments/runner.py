@@ -34,22 +34,22 @@ from gc_tutorial.book.experiments.provenance import (
     weights_fingerprint,
 )
 from gc_tutorial.book.experiments.studies import resolve_study
-from gc_tutorial.book.experiments.study import Study
-from gc_tutorial.book.experiments.training import Row, seed_start, train_run
+from gc_tutorial.book.experiments.study import Study, arm_settings
+from gc_tutorial.book.experiments.training import seed_start, train_run
 
 __all__ = ["run_study", "study_status"]
 
 
 def _run_one(
     study_reference: str | Study, profile: str, arm: str, seed: int, verbose: int
-) -> tuple[list[Row], dict[str, Any]]:
-    """One run of a study, and its provenance record (in any process)."""
+) -> tuple[list[tuple], dict[str, Any]]:
+    """One run of a study, as results-file rows, and its provenance record (in any process)."""
     study = resolve_study(study_reference)
     scale = study.scale(profile)
     build_model = functools.partial(study.build_model, scale)
     started = time.perf_counter()
     initial_weights = seed_start(build_model, seed)
-    rows = train_run(
+    trained = train_run(
         build_model,
         study.arms[arm],
         lambda run_seed: study.data(run_seed, scale),
@@ -61,6 +61,8 @@ def _run_one(
         test_every_epoch=True,
         verbose=verbose,
     )
+    method, learning_rate = arm_settings(arm, study.arms[arm])
+    rows = [(*row[:2], method, learning_rate, *row[2:]) for row in trained]
     record = {
         "study": study.name,
         "profile": profile,
@@ -166,7 +168,7 @@ def run_study(
     pending, results_file, done = plan.pending, plan.results_file, plan.done
     saved: list[tuple[str, int]] = []
 
-    def save(rows: list[Row], record: dict[str, Any]) -> None:
+    def save(rows: list[tuple], record: dict[str, Any]) -> None:
         _check_pairing(done, record)
         results_file.append(rows, record)
         run = (record["arm"], record["seed"])

@@ -5,10 +5,16 @@ on what, with which arms, at which scale per profile. This module holds them,
 their data and model factories, and :data:`STUDIES`, the registry by name
 that :func:`gc_tutorial.book.experiments.run_study` and the command line
 (``python -m gc_tutorial.book.experiments``) read (:func:`resolve_study`).
-Beside the sweep, :func:`lr_sweep_frame` arranges its results by learning
-rate and optimizer.
+Every arm is an :class:`~gc_tutorial.book.experiments.study.Arm`: one of the
+:data:`METHODS` at a learning rate. Beside the sweep, :func:`lr_sweep_frame`
+arranges its results by learning rate and method.
 
-The module is longer than the project's usual one because it is data: six
+The tuned horses-or-humans study is planned here before its pilot runs:
+:data:`HORSES_OR_HUMANS_PILOT` tries every method at every rate of
+:data:`HORSES_OR_HUMANS_PILOT_GRIDS`, and :func:`horses_or_humans_tuned`
+builds the study from the rates it chooses.
+
+The module is longer than the project's usual one because it is data: the
 studies derived from one another (the pilots and the sweep are the studies
 with other arms and scales), each documented with the constants it was
 chosen by, and the factories they share.
@@ -19,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -28,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from gc_tutorial.book.data import ArrayBatches, load_horses_or_humans, load_horses_or_humans_split
-from gc_tutorial.book.experiments.study import OptimizerFactory, Scale, Study
+from gc_tutorial.book.experiments.study import Arm, Scale, Study
 from gc_tutorial.book.experiments.taxi import taxi_fare_arrays
 from gc_tutorial.book.networks import horses_or_humans_cnn, taxi_fare_mlp
 from gc_tutorial.optimizers import GCSGD, GCAdam, GCRMSprop
@@ -53,6 +59,13 @@ __all__ = [
     "HORSES_OR_HUMANS_ADAM_PILOT",
     "HORSES_OR_HUMANS_ADAM_PILOT_GRID",
     "HOLD_OUT_FRACTION",
+    "METHODS",
+    "HORSES_OR_HUMANS_BUDGET",
+    "HORSES_OR_HUMANS_PILOT_GRIDS",
+    "HORSES_OR_HUMANS_PILOT",
+    "HORSES_OR_HUMANS_TUNED_SEEDS",
+    "horses_or_humans_tuned",
+    "taxi_fare_pilot_data",
     "horses_or_humans_pilot_data",
     "NYC_TAXI",
     "STUDIES",
@@ -189,6 +202,17 @@ def taxi_fare_data(seed: int, scale: Scale) -> tuple[ArrayBatches, ArrayBatches,
     return batches("train"), batches("validation"), batches("test")
 
 
+def taxi_fare_pilot_data(seed: int, scale: Scale) -> tuple[ArrayBatches, ArrayBatches, None]:
+    """The taxi-fare training and validation splits, for choosing a learning rate.
+
+    Returns:
+        ``(train, validation, None)`` as :func:`taxi_fare_data` gives them:
+        a pilot never sees the test split.
+    """
+    train, validation, _ = taxi_fare_data(seed, scale)
+    return train, validation, None
+
+
 def _taxi_model(scale: Scale) -> keras.Model:
     return taxi_fare_mlp(len(taxi_fare_arrays().feature_names))
 
@@ -197,24 +221,48 @@ def _hoh_model(scale: Scale) -> keras.Model:
     return horses_or_humans_cnn(_image_size(scale))
 
 
-def _sgd_momentum(learning_rate: float, gc: bool) -> OptimizerFactory:
-    return functools.partial(
-        GCSGD if gc else keras.optimizers.SGD, learning_rate=learning_rate, momentum=0.9
+METHODS: Mapping[str, Callable[..., keras.optimizers.Optimizer]] = MappingProxyType(
+    {
+        "RMSprop": keras.optimizers.RMSprop,
+        "RMSprop + GC": GCRMSprop,
+        "SGD momentum": functools.partial(keras.optimizers.SGD, momentum=0.9),
+        "SGD momentum + GC": functools.partial(GCSGD, momentum=0.9),
+        "Adam": keras.optimizers.Adam,
+        "Adam + GC": GCAdam,
+        "Adam + GC on the update": functools.partial(GCAdam, where="update"),
+    }
+)
+"""The optimizer methods the book compares, by name, each without its learning rate."""
+
+
+def _arm(method: str, learning_rate: float) -> Arm:
+    return Arm(method, METHODS[method], learning_rate)
+
+
+def _sgd_momentum(learning_rate: float, gc: bool) -> Arm:
+    return _arm("SGD momentum + GC" if gc else "SGD momentum", learning_rate)
+
+
+def _grid_arm(method: str, learning_rate: float) -> str:
+    """The name of the arm of a learning-rate grid, e.g. ``"Adam, lr 0.001"``."""
+    return f"{method}, lr {learning_rate:g}"
+
+
+def _grid_arms(grids: Mapping[str, Sequence[float]]) -> Mapping[str, Arm]:
+    """One arm per method and rate of ``grids``, named by :func:`_grid_arm`."""
+    return MappingProxyType(
+        {
+            _grid_arm(method, rate): _arm(method, rate)
+            for method, rates in grids.items()
+            for rate in rates
+        }
     )
 
 
-def _grid_arm(optimizer: str, learning_rate: float) -> str:
-    """The name of the arm of a learning-rate grid, e.g. ``"Adam, lr 0.001"``."""
-    return f"{optimizer}, lr {learning_rate:g}"
-
-
-def _adam_arms(learning_rate: float) -> Mapping[str, OptimizerFactory]:
+def _adam_arms(learning_rate: float) -> Mapping[str, Arm]:
     return {
-        "Adam": functools.partial(keras.optimizers.Adam, learning_rate=learning_rate),
-        "Adam + GC": functools.partial(GCAdam, learning_rate=learning_rate),
-        "Adam + GC on the update": functools.partial(
-            GCAdam, learning_rate=learning_rate, where="update"
-        ),
+        method: _arm(method, learning_rate)
+        for method in ("Adam", "Adam + GC", "Adam + GC on the update")
     }
 
 
@@ -251,8 +299,8 @@ HORSES_OR_HUMANS = Study(
     ),
     arms=MappingProxyType(
         {
-            "RMSprop": functools.partial(keras.optimizers.RMSprop, learning_rate=1e-4),
-            "RMSprop + GC": functools.partial(GCRMSprop, learning_rate=1e-4),
+            "RMSprop": _arm("RMSprop", 1e-4),
+            "RMSprop + GC": _arm("RMSprop + GC", 1e-4),
             "SGD momentum": _sgd_momentum(HORSES_OR_HUMANS_SGD_LEARNING_RATE, gc=False),
             "SGD momentum + GC": _sgd_momentum(HORSES_OR_HUMANS_SGD_LEARNING_RATE, gc=True),
             **_adam_arms(HORSES_OR_HUMANS_ADAM_LEARNING_RATE),
@@ -333,12 +381,7 @@ HORSES_OR_HUMANS_SGD_PILOT = dataclasses.replace(
     name="horses_or_humans_sgd_pilot",
     data=horses_or_humans_pilot_data,
     profiles=_pilot_profiles(),
-    arms=MappingProxyType(
-        {
-            _grid_arm("SGD momentum", lr): _sgd_momentum(lr, gc=False)
-            for lr in HORSES_OR_HUMANS_SGD_PILOT_GRID
-        }
-    ),
+    arms=_grid_arms({"SGD momentum": HORSES_OR_HUMANS_SGD_PILOT_GRID}),
     pairs=MappingProxyType({}),
 )
 """The pilot that chooses :data:`HORSES_OR_HUMANS_SGD_LEARNING_RATE`:
@@ -356,12 +399,7 @@ HORSES_OR_HUMANS_ADAM_PILOT_GRID = (3e-4, 1e-3, 3e-3)
 HORSES_OR_HUMANS_ADAM_PILOT = dataclasses.replace(
     HORSES_OR_HUMANS_SGD_PILOT,
     name="horses_or_humans_adam_pilot",
-    arms=MappingProxyType(
-        {
-            _grid_arm("Adam", lr): functools.partial(keras.optimizers.Adam, learning_rate=lr)
-            for lr in HORSES_OR_HUMANS_ADAM_PILOT_GRID
-        }
-    ),
+    arms=_grid_arms({"Adam": HORSES_OR_HUMANS_ADAM_PILOT_GRID}),
 )
 """The pilot that chooses :data:`HORSES_OR_HUMANS_ADAM_LEARNING_RATE`: plain
 Adam at each rate of :data:`HORSES_OR_HUMANS_ADAM_PILOT_GRID`, on the same
@@ -369,27 +407,155 @@ held-out part of the training split, seeds and budget as
 :data:`HORSES_OR_HUMANS_SGD_PILOT`.
 """
 
+HORSES_OR_HUMANS_BUDGET = 50
+"""Epochs per run of the tuned horses-or-humans study and its pilot: the CPU's cap.
+
+At 100 px and batch 128 an epoch is 8 steps; the 30-epoch pilots' chosen
+rates were still lowering their validation loss at epoch 30. Fifty epochs
+(about 4 minutes a run on the 2-core CPU) is what the 140 runs of the study
+can afford. Every arm trains for the same budget; the pilot reports, per
+arm, the epoch at which its validation loss stopped improving
+(:func:`~gc_tutorial.book.experiments.pilots.pilot_choice`).
+"""
+
+HORSES_OR_HUMANS_PILOT_GRIDS: Mapping[str, tuple[float, ...]] = MappingProxyType(
+    {
+        "RMSprop": (1e-4, 3e-4, 1e-3, 3e-3),
+        "RMSprop + GC": (1e-4, 3e-4, 1e-3, 3e-3),
+        "SGD momentum": (3e-3, 1e-2, 3e-2, 1e-1),
+        "SGD momentum + GC": (3e-3, 1e-2, 3e-2, 1e-1),
+        "Adam": (3e-4, 1e-3, 3e-3, 1e-2),
+        "Adam + GC": (3e-4, 1e-3, 3e-3, 1e-2),
+        "Adam + GC on the update": (3e-4, 1e-3, 3e-3, 1e-2),
+    }
+)
+"""The learning rates the horses-or-humans pilot tries, per method: four on a
+log grid (steps of about 3), the same grid with and without GC. Each grid
+holds the rate the 30-epoch pilots chose, or keras.io's 1e-4 for RMSprop,
+with room on both sides. A method whose choice lands on an edge of its grid
+gets the next rate beyond it before its rate is used."""
+
+
+def _hoh_pilot_profiles(epochs: int) -> Mapping[str, Scale]:
+    """Two seeds the studies do not use, on the pilot data, at each profile's size."""
+    return MappingProxyType(
+        {
+            "full": Scale(seeds=(100, 101), epochs=epochs, batch_size=128, image_size=100),
+            "gpu": Scale(seeds=(100, 101), epochs=epochs, batch_size=128, image_size=300),
+            "smoke": Scale(
+                seeds=(0,),
+                epochs=1,
+                batch_size=32,
+                train_subset=80,
+                image_size=100,
+                arms=tuple(
+                    _grid_arm(method, rates[1])
+                    for method, rates in HORSES_OR_HUMANS_PILOT_GRIDS.items()
+                ),
+            ),
+        }
+    )
+
+
+HORSES_OR_HUMANS_PILOT = dataclasses.replace(
+    HORSES_OR_HUMANS,
+    name="horses_or_humans_pilot",
+    data=horses_or_humans_pilot_data,
+    profiles=_hoh_pilot_profiles(HORSES_OR_HUMANS_BUDGET),
+    arms=_grid_arms(HORSES_OR_HUMANS_PILOT_GRIDS),
+    pairs=MappingProxyType({}),
+)
+"""The pilot that chooses every arm's learning rate for the tuned study.
+
+Each method of :data:`HORSES_OR_HUMANS_PILOT_GRIDS` at each of its rates, on
+seeds 100 and 101, for :data:`HORSES_OR_HUMANS_BUDGET` epochs, trained on
+80% of the training split and judged on the other 20%
+(:func:`horses_or_humans_pilot_data`; the test split is never loaded). A
+method's rate is the one with the lowest validation loss averaged over the
+last :data:`~gc_tutorial.book.experiments.pilots.PILOT_WINDOW` epochs and
+the seeds (:func:`~gc_tutorial.book.experiments.pilots.pilot_choice`).
+"""
+
+HORSES_OR_HUMANS_TUNED_SEEDS = tuple(range(20))
+"""Seeds of the tuned study: 20 paired runs per arm."""
+
+
+def horses_or_humans_tuned(rates: Mapping[str, float]) -> Study:
+    """The tuned horses-or-humans study, each method at its pilot's rate.
+
+    The plan, fixed before its pilot ran: the seven methods of
+    :data:`METHODS`, each at the rate :data:`HORSES_OR_HUMANS_PILOT` chose
+    for it; seeds :data:`HORSES_OR_HUMANS_TUNED_SEEDS`;
+    :data:`HORSES_OR_HUMANS_BUDGET` epochs at 100 px, batch 128, the test
+    split evaluated after every epoch. Each GC arm is compared with its
+    optimizer without GC, and GC on the update with GC on the gradient
+    (:func:`~gc_tutorial.book.experiments.answer.comparisons`), on the
+    endpoint :data:`~gc_tutorial.book.experiments.paired.ENDPOINT_WINDOW`
+    (the mean over the last three epochs) of the training loss, the test
+    accuracy and the test loss, by the one decision rule of
+    :mod:`~gc_tutorial.book.experiments.inference`.
+
+    Args:
+        rates: Method name to its chosen learning rate, for every method.
+
+    Raises:
+        ValueError: ``rates`` lacks a method or names an unknown one.
+    """
+    if set(rates) != set(METHODS):
+        raise ValueError(f"Give a rate for each of {list(METHODS)}; got {sorted(rates)}.")
+    return dataclasses.replace(
+        HORSES_OR_HUMANS,
+        name="horses_or_humans_tuned",
+        profiles=MappingProxyType(
+            {
+                "full": Scale(
+                    seeds=HORSES_OR_HUMANS_TUNED_SEEDS,
+                    epochs=HORSES_OR_HUMANS_BUDGET,
+                    batch_size=128,
+                    image_size=100,
+                ),
+                "gpu": Scale(
+                    seeds=HORSES_OR_HUMANS_TUNED_SEEDS,
+                    epochs=HORSES_OR_HUMANS_BUDGET,
+                    batch_size=128,
+                    image_size=300,
+                ),
+                "smoke": HORSES_OR_HUMANS.profiles["smoke"],
+            }
+        ),
+        arms=MappingProxyType({method: _arm(method, rates[method]) for method in METHODS}),
+        pairs=MappingProxyType(
+            {
+                "RMSprop + GC": "RMSprop",
+                "SGD momentum + GC": "SGD momentum",
+                **_ADAM_PAIRS,
+            }
+        ),
+        test_metrics=("accuracy", "loss"),
+    )
+
+
 TAXI_SGD_PILOT_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 """Learning rates the taxi-fare SGD pilot tries (momentum 0.9)."""
 
 NYC_TAXI_SGD_PILOT = dataclasses.replace(
     NYC_TAXI,
     name="nyc_taxi_sgd_pilot",
+    data=taxi_fare_pilot_data,
     profiles=MappingProxyType(
         {
             "full": Scale(seeds=(100, 101, 102), epochs=10, batch_size=32),
             "smoke": NYC_TAXI.profiles["smoke"],
         }
     ),
-    arms=MappingProxyType(
-        {_grid_arm("SGD momentum", lr): _sgd_momentum(lr, gc=False) for lr in TAXI_SGD_PILOT_GRID}
-    ),
+    arms=_grid_arms({"SGD momentum": TAXI_SGD_PILOT_GRID}),
     pairs=MappingProxyType({}),
 )
 """The pilot that chooses :data:`TAXI_SGD_LEARNING_RATE`: plain SGD with
 momentum 0.9 at each rate of :data:`TAXI_SGD_PILOT_GRID`, on seeds the study
-does not use. The rate is chosen by the validation loss after the last epoch
-(mean over the seeds), never by the test split: see
+does not use, on the training and validation splits alone
+(:func:`taxi_fare_pilot_data`). The rate is chosen by the validation loss
+over the last epochs (mean over the seeds), never by the test split: see
 :func:`gc_tutorial.book.experiments.pilot_choice`.
 """
 
@@ -400,22 +566,8 @@ plain Adam fails."""
 NYC_TAXI_LR_SWEEP_SMOKE_GRID = (1e-3, 1.0)
 """The rates of :data:`NYC_TAXI_LR_SWEEP_GRID` its smoke profile runs."""
 
-_LR_SWEEP_OPTIMIZERS: Mapping[str, Callable[..., keras.optimizers.Optimizer]] = MappingProxyType(
-    {
-        "Adam": keras.optimizers.Adam,
-        "Adam + GC": GCAdam,
-        "Adam + GC on the update": functools.partial(GCAdam, where="update"),
-    }
-)
-
-_LR_SWEEP_RUNS = MappingProxyType(
-    {
-        _grid_arm(optimizer, lr): (optimizer, lr)
-        for optimizer in _LR_SWEEP_OPTIMIZERS
-        for lr in NYC_TAXI_LR_SWEEP_GRID
-    }
-)
-"""Each arm of the sweep to its optimizer's name and learning rate."""
+_LR_SWEEP_METHODS = ("Adam", "Adam + GC", "Adam + GC on the update")
+"""The methods of the learning-rate sweep, in the order its frame sorts them."""
 
 NYC_TAXI_LR_SWEEP = dataclasses.replace(
     NYC_TAXI,
@@ -430,19 +582,14 @@ NYC_TAXI_LR_SWEEP = dataclasses.replace(
                 train_subset=512,
                 test_subset=256,
                 arms=tuple(
-                    _grid_arm(optimizer, lr)
-                    for optimizer in _LR_SWEEP_OPTIMIZERS
+                    _grid_arm(method, lr)
+                    for method in _LR_SWEEP_METHODS
                     for lr in NYC_TAXI_LR_SWEEP_SMOKE_GRID
                 ),
             ),
         }
     ),
-    arms=MappingProxyType(
-        {
-            arm: functools.partial(_LR_SWEEP_OPTIMIZERS[optimizer], learning_rate=lr)
-            for arm, (optimizer, lr) in _LR_SWEEP_RUNS.items()
-        }
-    ),
+    arms=_grid_arms({method: NYC_TAXI_LR_SWEEP_GRID for method in _LR_SWEEP_METHODS}),
     pairs=MappingProxyType(
         {
             _grid_arm(gc_arm, lr): _grid_arm("Adam", lr)
@@ -468,6 +615,7 @@ STUDIES: Mapping[str, Study] = MappingProxyType(
             HORSES_OR_HUMANS,
             HORSES_OR_HUMANS_SGD_PILOT,
             HORSES_OR_HUMANS_ADAM_PILOT,
+            HORSES_OR_HUMANS_PILOT,
             NYC_TAXI,
             NYC_TAXI_SGD_PILOT,
             NYC_TAXI_LR_SWEEP,
@@ -515,29 +663,30 @@ def lr_sweep_frame(results: pd.DataFrame) -> pd.DataFrame:
     """The :data:`NYC_TAXI_LR_SWEEP` results by learning rate and optimizer.
 
     Args:
-        results: Rows of the ``nyc_taxi_lr_sweep`` study, e.g. what
+        results: Rows of the ``nyc_taxi_lr_sweep`` study, with their
+            ``method`` and ``learning_rate`` columns, e.g. what
             :func:`~gc_tutorial.book.experiments.run_study` returns for it.
 
     Returns:
-        The same rows with ``arm`` the optimizer (``"Adam"``, ``"Adam +
-        GC"``, ``"Adam + GC on the update"``) and a first column
-        ``learning_rate``, ordered by learning rate, seed and optimizer: a
-        sweep as :func:`~gc_tutorial.book.experiments.paired.sweep_summary`
-        takes it (whose summary :func:`gc_tutorial.book.plotting.plot_lr_sweep`
+        The same rows with ``arm`` the method (``"Adam"``, ``"Adam +
+        GC"``, ``"Adam + GC on the update"``) and ``learning_rate`` first,
+        without the ``method`` column, ordered by learning rate, seed and
+        method: a sweep as
+        :func:`~gc_tutorial.book.experiments.paired.sweep_summary` takes it
+        (whose summary :func:`gc_tutorial.book.plotting.plot_lr_sweep`
         draws).
 
     Raises:
-        ValueError: an arm of ``results`` is not one of the sweep's.
+        ValueError: a method of ``results`` is not one of the sweep's.
     """
-    unknown = sorted(set(results["arm"]) - set(_LR_SWEEP_RUNS))
+    unknown = sorted(set(results["method"]) - set(_LR_SWEEP_METHODS))
     if unknown:
         raise ValueError(
-            f"The results hold arms that are not {NYC_TAXI_LR_SWEEP.name!r}'s: "
-            f"{unknown[:3]}; its arms are named like {next(iter(_LR_SWEEP_RUNS))!r}."
+            f"The results hold methods that are not {NYC_TAXI_LR_SWEEP.name!r}'s: "
+            f"{unknown[:3]}; its methods are {list(_LR_SWEEP_METHODS)}."
         )
-    runs = [_LR_SWEEP_RUNS[arm] for arm in results["arm"]]
-    frame = results.assign(arm=[optimizer for optimizer, _ in runs])
-    frame.insert(0, "learning_rate", [lr for _, lr in runs])
-    rank = frame["arm"].map({name: i for i, name in enumerate(_LR_SWEEP_OPTIMIZERS)})
+    frame = results.assign(arm=results["method"]).drop(columns="method")
+    frame = frame[["learning_rate", *(c for c in frame.columns if c != "learning_rate")]]
+    rank = frame["arm"].map({name: i for i, name in enumerate(_LR_SWEEP_METHODS)})
     order = np.lexsort((np.arange(len(frame)), rank, frame["seed"], frame["learning_rate"]))
     return frame.iloc[order].reset_index(drop=True)

@@ -15,10 +15,54 @@ from typing import Any
 
 import keras
 
-__all__ = ["OptimizerFactory", "Scale", "Study"]
+__all__ = ["Arm", "OptimizerFactory", "Scale", "Study", "arm_settings"]
 
 OptimizerFactory = Callable[[], keras.optimizers.Optimizer]
 """A zero-argument callable that returns a new optimizer (one per run)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """An optimizer method at one learning rate: the factory of one arm.
+
+    Called, it returns ``optimizer(learning_rate=learning_rate)``, a new
+    optimizer. The runner writes ``method`` and ``learning_rate`` into every
+    row of the arm's runs, so that the results say what each run trained
+    with in columns of their own, whatever the arm is called.
+
+    Attributes:
+        method: The optimizer and the form of GC, without the rate, e.g.
+            ``"Adam + GC on the update"``.
+        optimizer: An optimizer class, or a ``functools.partial`` of one
+            with its other settings (``momentum=0.9``, ``where="update"``).
+        learning_rate: The learning rate.
+    """
+
+    method: str
+    optimizer: Callable[..., keras.optimizers.Optimizer]
+    learning_rate: float
+
+    def __call__(self) -> keras.optimizers.Optimizer:
+        """A new optimizer of this arm."""
+        return self.optimizer(learning_rate=self.learning_rate)
+
+
+def arm_settings(arm: str, factory: OptimizerFactory) -> tuple[str, float]:
+    """The ``method`` and ``learning_rate`` columns of an arm's rows.
+
+    Args:
+        arm: The arm's name in its study.
+        factory: Its optimizer factory.
+
+    Returns:
+        An :class:`Arm`'s method and rate; for any other factory, the arm's
+        name and the learning rate in its optimizer's config (NaN when that
+        is a schedule rather than a number).
+    """
+    if isinstance(factory, Arm):
+        return factory.method, float(factory.learning_rate)
+    rate = factory().get_config().get("learning_rate")
+    return arm, float(rate) if isinstance(rate, (int, float)) else float("nan")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +121,8 @@ class Study:
             metrics by name, so that every model gets its own.
         profiles: Profile name (``"full"``, ``"smoke"``) to its :class:`Scale`.
         arms: Arm name to a zero-argument optimizer factory, called once per
-            run.
+            run: an :class:`Arm` (method and learning rate recorded in the
+            results), or any callable.
         pairs: GC arm to the arm it is compared with.
         test_metrics: Test metrics the paired statistics report.
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from gc_tutorial.book.experiments.frames import (
-    RESULT_COLUMNS,
+    VALUE_COLUMNS,
     check_arms,
     metric_rows,
     run_values,
@@ -25,7 +25,7 @@ def curves() -> pd.DataFrame:
     for seed, arm, epoch in itertools.product((0, 1), ("Adam", "Adam + GC"), range(1, 11)):
         rows.append((seed, arm, epoch, "train", "loss", 1.0 / epoch))
         rows.append((seed, arm, epoch, "test", "accuracy", 0.5 + 0.02 * epoch + 0.01 * seed))
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    return pd.DataFrame(rows, columns=list(VALUE_COLUMNS))
 
 
 def test_run_values_hold_each_runs_value_at_the_last_epoch_by_default():

@@ -17,7 +17,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from gc_tutorial.book.experiments import paired
-from gc_tutorial.book.experiments.frames import RESULT_COLUMNS
+from gc_tutorial.book.experiments.frames import VALUE_COLUMNS
 
 T_975_2DOF = 4.302652729911275  # Student's t, 97.5th percentile, 2 dof
 
@@ -32,7 +32,7 @@ def paired_frame(baseline, treatment, *, metric="loss", split="test", epoch=1):
         for arm, values in (("base", baseline), ("GC", treatment))
         for seed, value in enumerate(values)
     ]
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    return pd.DataFrame(rows, columns=list(VALUE_COLUMNS))
 
 
 def one_pair(results, **kwargs):
@@ -100,7 +100,7 @@ def test_no_shift_intervals_cover_zero_at_the_nominal_rate():
         treatment = baseline + rng.normal(0.0, 0.1, size=n_seeds)
         for arm, values in ((f"base {draw}", baseline), (f"GC {draw}", treatment)):
             rows += [(s, arm, 3, "test", "loss", v) for s, v in enumerate(values)]
-    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    results = pd.DataFrame(rows, columns=list(VALUE_COLUMNS))
     pairs = {f"GC {draw}": f"base {draw}" for draw in range(n_draws)}
     table = paired.paired_statistics(results, pairs, "loss", "test")
     assert len(table) == n_draws and (table["n"] == n_seeds).all()
@@ -209,7 +209,7 @@ def curves(n_seeds=4, epochs=10):
                 rows.append(
                     (seed, arm, epoch, "test", "accuracy", 0.5 + 0.02 * epoch + 0.01 * seed + gain)
                 )
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    return pd.DataFrame(rows, columns=list(VALUE_COLUMNS))
 
 
 PAIRS = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}

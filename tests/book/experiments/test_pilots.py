@@ -1,4 +1,4 @@
-"""Specification of pilot_choice: a pilot's arms ranked by validation loss."""
+"""Specification of pilot_choice: each method's rates ranked by late validation loss."""
 
 from __future__ import annotations
 
@@ -7,52 +7,100 @@ import math
 import pandas as pd
 import pytest
 
-from gc_tutorial.book.experiments import RESULT_COLUMNS, pilot_choice
+from gc_tutorial.book.experiments import RESULT_COLUMNS, chosen_rates, pilot_choice
 
 
-def pilot_results(final_losses: dict[str, list[float]]) -> pd.DataFrame:
-    """Two epochs per run; the last epoch's validation loss as given, seed by seed.
+def pilot_results(curves: dict[tuple[str, float], list[list[float]]]) -> pd.DataFrame:
+    """Runs with the given validation loss per epoch: (method, rate) -> one curve per seed.
 
-    The first epoch's losses rank the arms the other way round, and the test
-    split, which a pilot never has, would too: neither may count.
+    Every run also logs a validation MAE of 0 and a training loss that ranks
+    the rates the other way round, which must not count.
     """
     rows = []
-    for rank, (arm, losses) in enumerate(final_losses.items()):
-        for seed, loss in enumerate(losses):
-            rows += [
-                (seed, arm, 1, "validation", "loss", -rank),
-                (seed, arm, 2, "validation", "loss", loss),
-                (seed, arm, 2, "validation", "mae", 0.0),
-                (seed, arm, 2, "train", "loss", -rank),
-            ]
+    for rank, ((method, rate), runs) in enumerate(curves.items()):
+        arm = f"{method}, lr {rate:g}"
+        for seed, curve in enumerate(runs):
+            for epoch, loss in enumerate(curve, start=1):
+                rows += [
+                    (seed, arm, method, rate, epoch, "validation", "loss", loss),
+                    (seed, arm, method, rate, epoch, "validation", "mae", 0.0),
+                    (seed, arm, method, rate, epoch, "train", "loss", -rank),
+                ]
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
-def test_arms_rank_by_their_mean_validation_loss_at_the_last_epoch():
-    ranking = pilot_choice(
-        pilot_results({"lr 0.1": [3.0, 5.0], "lr 0.01": [1.0, 2.0], "lr 0.001": [2.0, 2.0]})
+FLAT = [5.0, 5.0, 5.0, 5.0]
+
+
+def test_each_method_chooses_the_rate_with_the_lowest_mean_over_the_last_three_epochs():
+    results = pilot_results(
+        {
+            ("SGD", 0.1): [[0.0, 3.0, 3.0, 3.0], [0.0, 3.0, 3.0, 3.0]],
+            ("SGD", 0.01): [[9.0, 1.0, 2.0, 3.0], [9.0, 1.0, 2.0, 3.0]],
+            ("SGD", 0.001): [[9.0, 2.0, 2.0, 2.0], [9.0, 2.0, 2.0, 2.0]],
+            ("Adam", 0.001): [FLAT, FLAT],
+        }
     )
-    assert list(ranking.columns) == ["arm", "mean", "sd", "seeds"]
-    assert list(ranking["arm"]) == ["lr 0.01", "lr 0.001", "lr 0.1"]
-    assert ranking.iloc[0].to_dict() == {
-        "arm": "lr 0.01",
-        "mean": 1.5,
-        "sd": pytest.approx(math.sqrt(0.5)),
-        "seeds": 2,
-    }
+    table = pilot_choice(results)
+    assert list(table.columns) == [
+        "method",
+        "learning_rate",
+        "arm",
+        "mean",
+        "sd",
+        "seeds",
+        "best_epoch",
+        "chosen",
+        "on_edge",
+    ]
+    sgd = table[table["method"] == "SGD"]
+    # Epochs 2-4 average 2.0 for both 0.01 and 0.001; the last epoch alone
+    # would pick 0.001, the first epoch 0.1. A stable sort keeps the grid's order.
+    assert list(sgd["learning_rate"]) == [0.01, 0.001, 0.1]
+    assert list(sgd["mean"]) == [2.0, 2.0, 3.0]
+    assert list(sgd["chosen"]) == [True, False, False]
+    assert list(sgd["best_epoch"]) == [2, 2, 1]
+    assert list(table["method"]) == ["SGD", "SGD", "SGD", "Adam"]
+    assert chosen_rates(results) == {"SGD": 0.01, "Adam": 0.001}
 
 
-def test_an_arm_with_a_diverged_run_ranks_last():
-    ranking = pilot_choice(pilot_results({"lr 1": [1.0, math.nan], "lr 0.1": [9.0, 9.0]}))
-    assert list(ranking["arm"]) == ["lr 0.1", "lr 1"]
-    assert ranking["mean"].iloc[-1] == math.inf
+def test_a_choice_on_the_edge_of_its_grid_is_flagged():
+    results = pilot_results(
+        {
+            ("Adam", 0.001): [[3.0, 3.0, 3.0]],
+            ("Adam", 0.003): [[2.0, 2.0, 2.0]],
+            ("Adam", 0.01): [[1.0, 1.0, 1.0]],
+            ("SGD", 0.01): [[3.0, 3.0, 3.0]],
+            ("SGD", 0.03): [[1.0, 1.0, 1.0]],
+            ("SGD", 0.1): [[2.0, 2.0, 2.0]],
+        }
+    )
+    table = pilot_choice(results).set_index("arm")
+    assert table.loc["Adam, lr 0.01", "on_edge"]
+    assert not table.loc["SGD, lr 0.03", "on_edge"]
+    assert not table.loc["Adam, lr 0.001", "on_edge"], "only the chosen rate is flagged"
+
+
+def test_a_rate_with_a_diverged_run_ranks_last():
+    results = pilot_results(
+        {("Adam", 1.0): [[1.0, 1.0, 1.0], [1.0, math.nan, 1.0]], ("Adam", 0.1): [[9.0] * 3] * 2}
+    )
+    table = pilot_choice(results)
+    assert list(table["learning_rate"]) == [0.1, 1.0]
+    assert table["mean"].iloc[-1] == math.inf
+
+
+def test_the_sd_is_over_the_seeds_run_means():
+    table = pilot_choice(pilot_results({("Adam", 0.1): [[1.0, 1.0, 1.0], [3.0, 3.0, 3.0]]}))
+    assert table.loc[0, "sd"] == pytest.approx(math.sqrt(2.0))
+    assert table.loc[0, "seeds"] == 2
 
 
 def test_another_validation_metric_can_rank():
-    ranking = pilot_choice(pilot_results({"a": [1.0], "b": [2.0]}), metric="mae")
-    assert set(ranking["mean"]) == {0.0}
+    table = pilot_choice(pilot_results({("a", 1.0): [FLAT], ("a", 2.0): [FLAT]}), metric="mae")
+    assert set(table["mean"]) == {0.0}
 
 
 def test_results_without_the_validation_metric_are_refused():
-    with pytest.raises(ValueError, match="no validation 'accuracy' rows"):
-        pilot_choice(pilot_results({"a": [1.0]}), metric="accuracy")
+    with pytest.raises(ValueError, match="No 'accuracy' on split 'validation'"):
+        pilot_choice(pilot_results({("a", 1.0): [FLAT]}), metric="accuracy")

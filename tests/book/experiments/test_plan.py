@@ -41,7 +41,7 @@ def write_runs(out, runs, study=TINY, profile="smoke") -> None:
             "optimizer": optimizer_description(study.arms[arm]()),
             "initial_weights_sha256": f"weights of seed {seed}",
         }
-        ResultsFile(out).append([(seed, arm, 1, "test", "loss", 1.0)], record)
+        ResultsFile(out).append([(seed, arm, arm, 0.01, 1, "test", "loss", 1.0)], record)
 
 
 def test_the_runs_to_do_are_those_missing_seed_by_seed(tmp_path):

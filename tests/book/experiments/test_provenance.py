@@ -24,14 +24,6 @@ from gc_tutorial.book.experiments.provenance import (
 )
 
 
-@pytest.fixture
-def fresh_environment():
-    """environment() computed anew in the test, and again after it."""
-    environment.cache_clear()
-    yield
-    environment.cache_clear()
-
-
 def test_the_environment_names_backend_device_versions_and_commit():
     env = environment()
     assert env["backend"] == keras.backend.backend()
@@ -66,7 +58,16 @@ def test_a_changed_results_file_leaves_the_tree_clean_and_changed_code_does_not(
     assert provenance._git_commit(code)[1] is True
 
 
-def test_outside_a_git_checkout_the_commit_is_none(monkeypatch, fresh_environment):
+def test_each_call_reads_the_commit_anew_so_each_run_records_its_own(monkeypatch):
+    states = iter([("a" * 40, False), ("b" * 40, True)])
+    monkeypatch.setattr(provenance, "_git_commit", lambda: next(states))
+    first, second = environment(), environment()
+    assert (first["git_commit"], first["git_dirty"]) == ("a" * 40, False)
+    assert (second["git_commit"], second["git_dirty"]) == ("b" * 40, True)
+    assert first["versions"] == second["versions"]
+
+
+def test_outside_a_git_checkout_the_commit_is_none(monkeypatch):
     def not_a_repository(args, **kwargs):
         return subprocess.CompletedProcess(args, 128, "", "fatal: not a git repository")
 

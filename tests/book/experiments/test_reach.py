@@ -10,7 +10,7 @@ import pytest
 
 from gc_tutorial.book.experiments import (
     REACH_COLUMNS,
-    RESULT_COLUMNS,
+    VALUE_COLUMNS,
     epochs_to_reach,
     reach_summary,
     summarize_epochs_to_reach,
@@ -25,7 +25,7 @@ def validation_curves(curves: dict[tuple[str, int], list[float]], metric="mae"):
         for epoch, value in enumerate(values, start=1):
             rows.append((seed, arm, epoch, "validation", metric, value))
             rows.append((seed, arm, epoch, "train", metric, -1.0))
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    return pd.DataFrame(rows, columns=list(VALUE_COLUMNS))
 
 
 def reach(frame, targets, mode, arm="Adam", seed=0):

@@ -19,7 +19,7 @@ PLAN = {"study": "tiny", "profile": "smoke", "epochs": 3}
 def append_run(file: ResultsFile, arm: str, seed: int, value: float = 1.0, **changes) -> None:
     """One run: a test-loss row, and a record of ``PLAN`` with ``changes``."""
     record = {**PLAN, "arm": arm, "seed": seed, **changes}
-    file.append([(seed, arm, 3, "test", "loss", value)], record)
+    file.append([(seed, arm, arm, 0.01, 3, "test", "loss", value)], record)
 
 
 def test_the_provenance_file_sits_beside_the_csv(tmp_path):
@@ -41,7 +41,10 @@ def test_appended_runs_read_back_under_one_header_each_with_its_latest_record(tm
     append_run(file, "SGD + GC", 0, value=0.25)
     append_run(file, "SGD", 0, value=0.5, note="again")
     assert file.path.read_text().count("seed,arm") == 1
-    rows = [(0, "SGD", 3, "test", "loss", 0.5), (0, "SGD + GC", 3, "test", "loss", 0.25)]
+    rows = [
+        (0, "SGD", "SGD", 0.01, 3, "test", "loss", 0.5),
+        (0, "SGD + GC", "SGD + GC", 0.01, 3, "test", "loss", 0.25),
+    ]
     expected = pd.DataFrame([*rows, rows[0]], columns=list(RESULT_COLUMNS))
     pd.testing.assert_frame_equal(file.read(), expected)
     assert set(file.records()) == {("SGD", 0), ("SGD + GC", 0)}
@@ -60,13 +63,17 @@ def test_a_run_is_done_when_its_rows_are_in_the_csv_not_before(tmp_path):
 
 def test_a_file_not_written_by_the_runner_is_refused(tmp_path):
     out = tmp_path / "chapter.csv"
-    pd.DataFrame([(0, "SGD", 1, "test", "loss", 1.0)], columns=list(RESULT_COLUMNS)).to_csv(
-        out, index=False
-    )
+    pd.DataFrame(
+        [(0, "SGD", "SGD", 0.01, 1, "test", "loss", 1.0)], columns=list(RESULT_COLUMNS)
+    ).to_csv(out, index=False)
     with pytest.raises(ValueError, match="without a record in .*chapter.provenance.jsonl"):
         ResultsFile(out).done(**PLAN)
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n")
+    legacy = tmp_path / "legacy.csv"  # the columns before method and learning_rate
+    legacy.write_text("seed,arm,epoch,split,metric,value\n0,SGD,1,test,loss,1.0\n")
+    with pytest.raises(ValueError, match="not a results file"):
+        ResultsFile(legacy).read()
     with pytest.raises(ValueError, match="not a results file"):
         ResultsFile(other).done(**PLAN)
 

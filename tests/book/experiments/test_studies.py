@@ -16,14 +16,26 @@ import pandas as pd
 import pytest
 
 import gc_tutorial
-from gc_tutorial.book.experiments import RESULT_COLUMNS, Study, pilot_choice, run_study
+from gc_tutorial.book.experiments import (
+    RESULT_COLUMNS,
+    VALUE_COLUMNS,
+    Arm,
+    Study,
+    pilot_choice,
+    run_study,
+)
 from gc_tutorial.book.experiments.studies import (
     HOLD_OUT_FRACTION,
     HORSES_OR_HUMANS,
     HORSES_OR_HUMANS_ADAM_LEARNING_RATE,
     HORSES_OR_HUMANS_ADAM_PILOT,
+    HORSES_OR_HUMANS_BUDGET,
+    HORSES_OR_HUMANS_PILOT,
+    HORSES_OR_HUMANS_PILOT_GRIDS,
     HORSES_OR_HUMANS_SGD_LEARNING_RATE,
     HORSES_OR_HUMANS_SGD_PILOT,
+    HORSES_OR_HUMANS_TUNED_SEEDS,
+    METHODS,
     NYC_TAXI,
     NYC_TAXI_LR_SWEEP,
     NYC_TAXI_LR_SWEEP_GRID,
@@ -32,9 +44,11 @@ from gc_tutorial.book.experiments.studies import (
     STUDIES,
     horses_or_humans_data,
     horses_or_humans_pilot_data,
+    horses_or_humans_tuned,
     lr_sweep_frame,
     resolve_study,
     taxi_fare_data,
+    taxi_fare_pilot_data,
 )
 from gc_tutorial.book.experiments.taxi import taxi_fare_arrays
 
@@ -52,6 +66,7 @@ def test_the_registry_holds_every_study_by_name():
         "horses_or_humans": HORSES_OR_HUMANS,
         "horses_or_humans_sgd_pilot": HORSES_OR_HUMANS_SGD_PILOT,
         "horses_or_humans_adam_pilot": HORSES_OR_HUMANS_ADAM_PILOT,
+        "horses_or_humans_pilot": HORSES_OR_HUMANS_PILOT,
         "nyc_taxi": NYC_TAXI,
         "nyc_taxi_sgd_pilot": NYC_TAXI_SGD_PILOT,
         "nyc_taxi_lr_sweep": NYC_TAXI_LR_SWEEP,
@@ -78,7 +93,15 @@ def test_full_profiles_follow_the_design():
 
 
 @pytest.mark.parametrize(
-    "study", [HORSES_OR_HUMANS, HORSES_OR_HUMANS_SGD_PILOT, HORSES_OR_HUMANS_ADAM_PILOT]
+    "study",
+    [
+        HORSES_OR_HUMANS,
+        HORSES_OR_HUMANS_SGD_PILOT,
+        HORSES_OR_HUMANS_ADAM_PILOT,
+        HORSES_OR_HUMANS_PILOT,
+        horses_or_humans_tuned(dict.fromkeys(METHODS, 1e-3)),
+    ],
+    ids=["study", "sgd_pilot", "adam_pilot", "pilot", "tuned"],
 )
 def test_the_gpu_profile_is_the_full_one_at_keras_io_image_size(study):
     full, gpu = study.scale("full"), study.scale("gpu")
@@ -176,6 +199,76 @@ def test_the_pilot_records_validation_only_and_ranks_its_rates(real_data, tmp_pa
     assert set(ranking["arm"]) == set(HORSES_OR_HUMANS_SGD_PILOT.arms)
 
 
+# --- The tuned horses-or-humans study and its pilot ----------------------------
+
+
+def test_the_pilot_tries_every_method_at_every_rate_of_its_grid():
+    assert set(HORSES_OR_HUMANS_PILOT_GRIDS) == set(METHODS)
+    built = {
+        (arm.method, arm.learning_rate)
+        for arm in HORSES_OR_HUMANS_PILOT.arms.values()
+        if isinstance(arm, Arm)
+    }
+    grid = {(m, rate) for m, rates in HORSES_OR_HUMANS_PILOT_GRIDS.items() for rate in rates}
+    assert built == grid and len(HORSES_OR_HUMANS_PILOT.arms) == len(grid)
+
+
+def test_each_grid_is_at_least_three_rates_a_log_step_apart_the_same_with_and_without_gc():
+    for method, rates in HORSES_OR_HUMANS_PILOT_GRIDS.items():
+        assert len(rates) >= 3 and list(rates) == sorted(rates)
+        steps = np.diff(np.log10(rates))
+        assert np.all((steps > 0.4) & (steps < 0.6)), method
+        plain = method.split(" + ")[0]
+        assert rates == HORSES_OR_HUMANS_PILOT_GRIDS[plain], method
+
+
+def test_the_pilot_and_the_tuned_study_share_the_budget_and_never_the_seeds():
+    study = horses_or_humans_tuned({method: 1e-3 for method in METHODS})
+    pilot, full = HORSES_OR_HUMANS_PILOT.scale("full"), study.scale("full")
+    assert pilot.epochs == full.epochs == HORSES_OR_HUMANS_BUDGET
+    assert (pilot.batch_size, pilot.image_size) == (full.batch_size, full.image_size)
+    assert full.seeds == HORSES_OR_HUMANS_TUNED_SEEDS and len(full.seeds) >= 20
+    assert not set(pilot.seeds) & set(full.seeds)
+    assert HORSES_OR_HUMANS_PILOT.data is horses_or_humans_pilot_data
+    assert study.data is horses_or_humans_data
+
+
+def test_the_tuned_study_runs_each_method_at_its_own_rate():
+    rates = {method: 10.0 ** -(i + 1) for i, method in enumerate(METHODS)}
+    study = horses_or_humans_tuned(rates)
+    assert list(study.arms) == list(METHODS)
+    for method, arm in study.arms.items():
+        assert float(arm().learning_rate) == pytest.approx(rates[method])
+    assert study.pairs == {
+        "RMSprop + GC": "RMSprop",
+        "SGD momentum + GC": "SGD momentum",
+        "Adam + GC": "Adam",
+        UPDATE_ARM: "Adam",
+    }
+    assert study.test_metrics == ("accuracy", "loss")
+    with pytest.raises(ValueError, match="Give a rate for each"):
+        horses_or_humans_tuned({"Adam": 1e-3})
+
+
+def test_the_pilots_rows_say_method_and_rate_in_columns(real_data, tmp_path):
+    results = run_study(HORSES_OR_HUMANS_PILOT.name, "smoke", tmp_path / "pilot.csv")
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    assert set(results["split"]) == {"train", "validation"}
+    runs = results.drop_duplicates("arm").set_index("arm")
+    for arm in HORSES_OR_HUMANS_PILOT.planned_arms("smoke"):
+        factory = HORSES_OR_HUMANS_PILOT.arms[arm]
+        assert (runs.loc[arm, "method"], runs.loc[arm, "learning_rate"]) == (
+            factory.method,
+            factory.learning_rate,
+        )
+
+
+def test_the_taxi_pilot_never_loads_the_test_split(real_data):
+    assert NYC_TAXI_SGD_PILOT.data is taxi_fare_pilot_data
+    train, validation, test = taxi_fare_pilot_data(0, NYC_TAXI.scale("smoke"))
+    assert test is None and len(validation.x) == 256
+
+
 # --- The taxi-fare learning-rate sweep ---------------------------------------
 
 SWEEP_OPTIMIZERS = {
@@ -225,21 +318,24 @@ def test_the_sweep_profiles():
 
 def sweep_results(arms: list[str], seeds=(1, 0)) -> pd.DataFrame:
     """Two rows per run (validation loss at epochs 1 and 2), runs in the order given."""
-    rows = [
-        (seed, arm, epoch, "validation", "loss", float(epoch))
-        for arm in arms
-        for seed in seeds
-        for epoch in (1, 2)
-    ]
+    rows = []
+    for arm in arms:
+        method, _, rate = arm.partition(", lr ")
+        rows += [
+            (seed, arm, method, float(rate or "nan"), epoch, "validation", "loss", float(epoch))
+            for seed in seeds
+            for epoch in (1, 2)
+        ]
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
-def test_the_sweep_frame_splits_each_arm_into_optimizer_and_rate():
+def test_the_sweep_frame_orders_runs_by_rate_seed_and_method():
     results = sweep_results(
         ["Adam + GC, lr 1", "Adam, lr 0.001", "Adam, lr 1", "Adam + GC, lr 0.001"]
     )
     frame = lr_sweep_frame(results)
-    assert list(frame.columns) == ["learning_rate", *RESULT_COLUMNS]
+    assert list(frame.columns) == ["learning_rate", *VALUE_COLUMNS]
+    assert "method" not in frame.columns
     runs = frame.drop_duplicates(["learning_rate", "seed", "arm"])
     assert list(zip(runs["learning_rate"], runs["seed"], runs["arm"], strict=True)) == [
         (0.001, 0, "Adam"),
@@ -256,8 +352,8 @@ def test_the_sweep_frame_splits_each_arm_into_optimizer_and_rate():
 
 
 def test_the_sweep_frame_refuses_arms_of_other_studies():
-    with pytest.raises(ValueError, match=r"not 'nyc_taxi_lr_sweep''s: \['Adam'\]"):
-        lr_sweep_frame(sweep_results(["Adam"]))
+    with pytest.raises(ValueError, match=r"not 'nyc_taxi_lr_sweep''s: \['SGD'\]"):
+        lr_sweep_frame(sweep_results(["SGD, lr 0.1"]))
 
 
 def test_the_sweep_smoke_study_runs_through_the_runner(real_data, tmp_path):
