@@ -244,8 +244,9 @@ def _draw_pair(ax: matplotlib.axes.Axes, column: int, row: Any, values: np.ndarr
     """Draw one GC arm's column of a paired-differences panel; return its label.
 
     ``row`` is a row of a :func:`difference_statistics` frame as
-    ``DataFrame.itertuples`` gives it: a namedtuple whose fields (``verdict``,
-    ``ci95_low``, ...) exist only at run time, hence ``Any``.
+    ``DataFrame.itertuples`` gives it (or of a verdict table, whose rows add
+    ``verdict``): a namedtuple whose fields exist only at run time, hence
+    ``Any``.
     """
     finite = values[np.isfinite(values)]
     spread = np.linspace(-0.3, -0.05, len(finite)) if len(finite) > 1 else -0.2
@@ -264,9 +265,12 @@ def _draw_pair(ax: matplotlib.axes.Axes, column: int, row: Any, values: np.ndarr
             color="black",
             capsize=4,
         )
-    note = f"{row.verdict}\n{row.better_in}/{row.n} better"
-    if row.verdict == "no detectable difference":
-        note = note.replace("detectable ", "detectable\n") + f"\nMDE {row.mde80:.2g}"
+    note = f"{row.better_in}/{row.n} better"
+    verdict = getattr(row, "verdict", None)  # rows of a verdict table carry the decision
+    if verdict is not None:
+        note = f"{verdict}\n{note}"
+        if verdict == "within noise" and np.isfinite(row.mde80):
+            note += f"\nMDE {row.mde80:.2g}"
     top = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
     ax.text(column, 1.0, note, transform=top, ha="center", va="top", fontsize="small")
     diverged = len(values) - len(finite)
@@ -282,9 +286,11 @@ def plot_paired_differences(
     One panel per study, metric, split, epoch and window; in each, one
     column per GC arm (labelled with its baseline): the per-seed differences
     as dots, spread sideways so that equal values stay visible, and to their
-    right the mean difference with its 95% Student-t interval, under a line
-    at 0. Above each column stand the verdict, the sign count and, beside
-    "no detectable difference", the minimum detectable difference. A
+    right the mean difference with its unadjusted 95% Student-t interval,
+    under a line at 0. Above each column stands the sign count and, when
+    ``statistics`` is a verdict table
+    (:func:`gc_tutorial.book.experiments.answer.verdict_table`), the verdict
+    and, beside "within noise", the minimum detectable difference. A
     non-finite difference (a diverged run) has no dot; the column's label
     counts it.
 

@@ -290,11 +290,11 @@ def test_paired_differences_one_panel_per_study_and_metric_with_dots_mean_and_in
     )
     assert min(caps) == pytest.approx(row.ci95_low) and max(caps) == pytest.approx(row.ci95_high)
     assert any(line.get_ydata()[0] == 0 and line.get_linestyle() == "--" for line in ax.get_lines())
-    assert any(text.get_text() == "better\n5/5 better" for text in ax.texts)
-    assert any(
-        text.get_text().startswith("no detectable\ndifference\n0/5 better\nMDE")
-        for text in ax.texts
-    )
+    assert any(text.get_text() == "5/5 better" for text in ax.texts)
+    assert not any("noise" in text.get_text() for text in ax.texts), "statistics decide nothing"
+    decided = difference_statistics(gc).assign(verdict="within noise")
+    shown = plot_paired_differences(gc, decided).axes[0]
+    assert any(text.get_text().startswith("within noise\n") for text in shown.texts)
     with pytest.raises(ValueError, match="lack the rows"):
         plot_paired_differences(differences.iloc[:3], difference_statistics(differences))
 

@@ -25,11 +25,11 @@ the same data order and dropout and augmentation draws. The submodules:
   (:func:`pilot_choice`);
 - :mod:`~gc_tutorial.book.experiments.taxi` -- the taxi-fare data preparation;
 - :mod:`~gc_tutorial.book.experiments.paired` -- summaries over seeds and the
-  paired statistics fixed before the runs (:func:`paired_report`);
-- :mod:`~gc_tutorial.book.experiments.inference` -- the tests of significance
-  (Wilcoxon signed-rank) and Holm's adjustment;
-- :mod:`~gc_tutorial.book.experiments.answer` -- the answer page's verdict
-  table and sentences;
+  paired statistics of each comparison;
+- :mod:`~gc_tutorial.book.experiments.inference` -- the one decision rule
+  (Wilcoxon signed-rank, Holm over a data set's table: :func:`decide`);
+- :mod:`~gc_tutorial.book.experiments.answer` -- each data set's verdict
+  table, its sentences and the advice per optimizer;
 - :mod:`~gc_tutorial.book.experiments.reach` -- epochs needed to reach a target;
 - ``python -m gc_tutorial.book.experiments`` -- the command line
   (:mod:`~gc_tutorial.book.experiments.__main__`).
@@ -48,7 +48,6 @@ from gc_tutorial.book.experiments.paired import (
     difference_statistics,
     minimum_detectable_difference,
     paired_differences,
-    paired_report,
     paired_statistics,
     sweep_summary,
 )
@@ -120,7 +119,6 @@ __all__ = [
     "paired_differences",
     "difference_statistics",
     "paired_statistics",
-    "paired_report",
     "minimum_detectable_difference",
     "clean_taxi_trips",
     "taxi_features",

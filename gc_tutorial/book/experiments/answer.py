@@ -1,37 +1,35 @@
-"""The answer page's verdict table, made from a study's committed results.
+"""The answer: each data set's table of paired comparisons, decided by one rule, in plain words.
 
-For every comparison of a study (each GC arm against its baseline, and GC on
-the update against GC on the gradient where a study has both) and two
-quantities (the final training loss, and the study's first test metric at
-the last epoch), :func:`verdict_table` gives the paired difference over the
-seeds both arms have run, its 95% interval, the sign count, the Wilcoxon
-signed-rank p adjusted for the number of comparisons by Holm's method
-within the study (its *family*: every row of that study's table; Holm's
-method is :func:`~gc_tutorial.book.experiments.inference.holm`), the
-smallest difference the seeds would detect, and a verdict:
+For every comparison of a study (each GC arm against its optimizer without
+GC, and GC on the update against GC on the gradient where a study has both)
+and every quantity (the training loss and each test metric, each a run's
+mean over its last :data:`~gc_tutorial.book.experiments.paired.ENDPOINT_WINDOW`
+epochs), :func:`verdict_table` gives the paired difference over the seeds both
+arms have run, its unadjusted 95% interval, the sign count, the Wilcoxon p
+and its Holm adjustment over the whole table (one family per data set), the
+smallest difference the seeds would detect at the family's strictest level,
+and the verdict of :func:`~gc_tutorial.book.experiments.inference.decide`:
+``"lower"``, ``"higher"``, ``"within noise"`` or ``"undetermined"``.
 
-- ``"better"`` or ``"worse"``: the Holm-adjusted p is below
-  :data:`~gc_tutorial.book.experiments.paired.ALPHA`; the direction is the
-  mean difference's, read with the metric's direction (a lower loss is
-  better);
-- ``"within noise"``: it is not;
-- ``"undetermined"``: fewer than 2 paired seeds, or a diverged run.
-
-:func:`verdict_sentence` writes one row as a sentence, so that the page's
-prose comes from the numbers (the page glues it in with myst-nb).
+:func:`verdict_sentence` writes one row as a sentence, :func:`display_table`
+the rows as a page shows them, and :func:`optimizer_answer` what GC did for
+one optimizer and what to do about it (:func:`recommendation`), so that the
+page's prose comes from the numbers (the pages glue it in with myst-nb).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from gc_tutorial.book.experiments.inference import holm
+from gc_tutorial.book.experiments.inference import ALPHA, decide
 from gc_tutorial.book.experiments.paired import (
-    ALPHA,
+    ENDPOINT_WINDOW,
+    arm_summary,
+    minimum_detectable_difference,
     paired_statistics,
     paired_statistics_per_epoch,
 )
@@ -40,24 +38,32 @@ __all__ = [
     "UPDATE_VS_GRADIENT",
     "VERDICT_COLUMNS",
     "comparisons",
+    "learned",
+    "learning_pairs",
     "verdict_table",
     "effect_over_epochs",
     "format_p",
     "display_table",
     "verdict_sentence",
-    "headline",
+    "recommendation",
+    "optimizer_answer",
 ]
 
 UPDATE_VS_GRADIENT = ("Adam + GC on the update", "Adam + GC")
 """The extra comparison a study with both Adam GC arms gets: update vs gradient."""
 
+GC_VS_NONE = "GC vs no GC"
+UPDATE_VS_GRADIENT_KIND = "update vs gradient"
+
 VERDICT_COLUMNS = (
     "study",
+    "kind",
     "treatment",
     "baseline",
     "metric",
     "split",
     "epoch",
+    "window",
     "better",
     "n",
     "mean_difference",
@@ -91,6 +97,40 @@ def comparisons(pairs: Mapping[str, str]) -> list[tuple[str, str]]:
     return table
 
 
+def learned(
+    results: pd.DataFrame, max_train_loss: float, window: int = ENDPOINT_WINDOW
+) -> pd.DataFrame:
+    """Which arms learned: their mean training loss at the endpoint against a ceiling.
+
+    A baseline that does not learn answers nothing about GC, so a page leaves
+    its comparisons out of the verdict and says so (:func:`learning_pairs`).
+
+    Args:
+        results: A study's tidy results.
+        max_train_loss: The highest mean training loss that counts as
+            learning, e.g. 0.60 for a binary task whose chance is ln 2 = 0.693.
+        window: Each run's loss is its mean over this many last epochs.
+
+    Returns:
+        One row per arm: ``arm``, ``train_loss`` (mean over its seeds) and
+        ``learned`` (``train_loss`` at most ``max_train_loss``).
+    """
+    summary = arm_summary(results, "loss", "train", window=window)
+    return pd.DataFrame(
+        {
+            "arm": summary["arm"],
+            "train_loss": summary["mean"],
+            "learned": summary["mean"] <= max_train_loss,
+        }
+    )
+
+
+def learning_pairs(pairs: Mapping[str, str], arms: pd.DataFrame) -> dict[str, str]:
+    """The pairs of ``pairs`` whose two arms both learned, per :func:`learned`'s ``arms``."""
+    ok = set(arms.loc[arms["learned"], "arm"])
+    return {arm: baseline for arm, baseline in pairs.items() if {arm, baseline} <= ok}
+
+
 def _paired_runs(
     results: pd.DataFrame, pairs: Mapping[str, str]
 ) -> Iterator[tuple[str, str, pd.DataFrame]]:
@@ -109,40 +149,54 @@ def _paired_runs(
 def verdict_table(
     results: pd.DataFrame,
     pairs: Mapping[str, str],
-    test_metric: str,
+    test_metrics: Sequence[str],
     *,
     study: str,
+    window: int = ENDPOINT_WINDOW,
     epoch: int | None = None,
 ) -> pd.DataFrame:
-    """The verdict rows of one study (one Holm family).
+    """One data set's table: every comparison on every quantity, one Holm family.
 
     Args:
         results: The study's tidy results (every arm's test set evaluated
             after every epoch, as :func:`run_study` writes).
         pairs: GC arm to baseline (the study's ``pairs``); the update-vs-
             gradient comparison is added (:func:`comparisons`).
-        test_metric: The test metric reported, e.g. ``"accuracy"``.
+        test_metrics: The test metrics reported, e.g. ``("accuracy", "loss")``.
         study: The study's name, written in every row.
-        epoch: The epoch to report; ``None`` for the last in the results.
+        window: Each run's value is its mean over this many epochs ending at
+            ``epoch``.
+        epoch: The last epoch of the window; ``None`` for the last in the
+            results.
 
     Returns:
-        A frame with columns :data:`VERDICT_COLUMNS`, two rows per comparison
-        whose arms are both in ``results`` (final training loss, then the
-        test metric), computed over the seeds both arms have run;
-        ``treatment`` is the comparison's GC arm.
+        A frame with columns :data:`VERDICT_COLUMNS`: per comparison whose
+        arms are both in ``results``, the training loss and then each test
+        metric, over the seeds both arms have run. ``kind`` is
+        ``"GC vs no GC"`` or ``"update vs gradient"``; ``treatment`` is the
+        comparison's GC arm; ``p_holm`` and ``verdict`` come from
+        :func:`~gc_tutorial.book.experiments.inference.decide` over the
+        whole table; ``mde80`` is the smallest true difference a paired
+        t-test detects with 80% power at alpha / (rows tested), the
+        strictest level Holm's method applies.
     """
     epoch = int(results["epoch"].max()) if epoch is None else int(epoch)
+    quantities = [("loss", "train"), *((metric, "test") for metric in test_metrics)]
     rows = []
     for arm, baseline, paired in _paired_runs(results, pairs):
-        for metric, split in (("loss", "train"), (test_metric, "test")):
-            statistics = paired_statistics(paired, {arm: baseline}, metric, split, epoch=epoch)
-            row = statistics.iloc[0].to_dict()
-            row.update(study=study, p=row.pop("wilcoxon_p"))
-            rows.append(row)
-    table = pd.DataFrame(rows, columns=[c for c in VERDICT_COLUMNS if c != "p_holm"])
-    table.insert(VERDICT_COLUMNS.index("p_holm"), "p_holm", holm(table["p"].to_numpy()))
-    table["verdict"] = [_verdict(row) for row in table.to_dict("records")]
-    return table[list(VERDICT_COLUMNS)]
+        kind = UPDATE_VS_GRADIENT_KIND if (arm, baseline) == UPDATE_VS_GRADIENT else GC_VS_NONE
+        for metric, split in quantities:
+            statistics = paired_statistics(
+                paired, {arm: baseline}, metric, split, epoch=epoch, window=window
+            )
+            rows.append({**statistics.iloc[0].to_dict(), "study": study, "kind": kind})
+    family = decide(pd.DataFrame(rows))
+    tested = int(family["p_holm"].notna().sum())
+    family["mde80"] = [
+        minimum_detectable_difference(sd, int(n), alpha=ALPHA / max(tested, 1))
+        for sd, n in zip(family["sd_difference"], family["n"], strict=True)
+    ]
+    return family.rename(columns={"wilcoxon_p": "p"})[list(VERDICT_COLUMNS)]
 
 
 def effect_over_epochs(
@@ -170,16 +224,6 @@ def effect_over_epochs(
     return pd.concat(frames, ignore_index=True)
 
 
-def _verdict(row: Mapping[str, Any]) -> str:
-    mean, p_holm = float(row["mean_difference"]), float(row["p_holm"])
-    if row["n"] < 2 or not (math.isfinite(mean) and math.isfinite(p_holm)):
-        return "undetermined"
-    if p_holm >= ALPHA:
-        return "within noise"
-    improved = mean > 0 if row["better"] == "higher" else mean < 0
-    return "better" if improved else "worse"
-
-
 def format_p(p: float) -> str:
     """A p-value for the page: three decimals, ``"< 0.001"`` below that."""
     if not math.isfinite(p):
@@ -187,13 +231,15 @@ def format_p(p: float) -> str:
     return "< 0.001" if p < 0.0005 else f"{p:.3f}"
 
 
-_QUANTITY = {"train": "final train {metric}", "test": "test {metric}, epoch {epoch}"}
-_METRIC_NAMES = {"mae": "MAE", "mse": "MSE"}
+_METRIC_NAMES = {"mae": "MAE", "mse": "MSE", "loss": "loss", "accuracy": "accuracy"}
 
 
 def _quantity(row: Mapping[str, Any]) -> str:
-    metric = _METRIC_NAMES.get(str(row["metric"]), row["metric"])
-    return _QUANTITY[str(row["split"])].format(metric=metric, epoch=row["epoch"])
+    """E.g. "test accuracy, epochs 48-50" or "train loss, epoch 10"."""
+    metric = _METRIC_NAMES.get(str(row["metric"]), str(row["metric"]))
+    epoch, window = int(row["epoch"]), int(row["window"])
+    epochs = f"epoch {epoch}" if window == 1 else f"epochs {epoch - window + 1}–{epoch}"
+    return f"{row['split']} {metric}, {epochs}"
 
 
 def _comparison(row: Mapping[str, Any]) -> str:
@@ -214,8 +260,9 @@ def display_table(table: pd.DataFrame, names: Mapping[str, str] | None = None) -
 
     Returns:
         A frame of strings: data set, comparison, quantity, difference with
-        its 95% interval, seeds better/worse, Holm-adjusted p, smallest
-        detectable difference, verdict.
+        its unadjusted 95% interval, seeds better/worse, Holm-adjusted p,
+        smallest detectable difference at the family's strictest level,
+        verdict.
     """
     names = names or {}
     shown = []
@@ -226,7 +273,7 @@ def display_table(table: pd.DataFrame, names: Mapping[str, str] | None = None) -
                 "data set": names.get(row["study"], row["study"]),
                 "comparison": _comparison(row),
                 "quantity": _quantity(row),
-                "GC − baseline [95% CI]": (
+                "difference [unadjusted 95% CI]": (
                     f"{row['mean_difference']:+.{digits}f} "
                     f"[{row['ci95_low']:+.{digits}f}, {row['ci95_high']:+.{digits}f}]"
                 ),
@@ -242,9 +289,9 @@ def display_table(table: pd.DataFrame, names: Mapping[str, str] | None = None) -
 def verdict_sentence(row: Mapping[str, Any]) -> str:
     """One verdict row as a Markdown sentence; every figure read from ``row``.
 
-    E.g. "**SGD momentum + GC vs SGD momentum**, final train loss: lower by
-    0.0258 (95% CI 0.0209 to 0.0307); better in 20 of 20 seeds, p < 0.001
-    (Holm): **better**."
+    E.g. "**SGD momentum + GC vs SGD momentum**, train loss, epochs 8–10:
+    lower by 0.0258 (unadjusted 95% CI 0.0209 to 0.0307); lower in 20 of 20
+    seeds, p < 0.001 (Holm): **lower**."
     """
     mean, ci_low, ci_high = (
         float(row[key]) for key in ("mean_difference", "ci95_low", "ci95_high")
@@ -252,42 +299,115 @@ def verdict_sentence(row: Mapping[str, Any]) -> str:
     direction = "lower" if mean < 0 else "higher"
     digits = _digits(row)
     if ci_low <= 0 <= ci_high:
-        interval = f"(95% CI {ci_low:+.{digits}f} to {ci_high:+.{digits}f})"
+        interval = f"(unadjusted 95% CI {ci_low:+.{digits}f} to {ci_high:+.{digits}f})"
     else:
         low, high = sorted((abs(ci_low), abs(ci_high)))
-        interval = f"(95% CI {low:.{digits}f} to {high:.{digits}f})"
-    better_in, n = row["better_in"], row["n"]
-    verdict = str(row["verdict"])
+        interval = f"(unadjusted 95% CI {low:.{digits}f} to {high:.{digits}f})"
+    lower_is_better = row["better"] == "lower"
+    lower_in = row["better_in"] if lower_is_better else row["worse_in"]
+    higher_in = row["worse_in"] if lower_is_better else row["better_in"]
+    counted = lower_in if direction == "lower" else higher_in
     p_text = format_p(float(row["p_holm"]))
     p_text = f"p {p_text}" if p_text.startswith("<") else f"p = {p_text}"
     return (
         f"**{_comparison(row)}**, {_quantity(row)}: {direction} by "
-        f"{abs(mean):.{digits}f} {interval}; better in {better_in} of {n} seeds, "
-        f"{p_text} (Holm): **{verdict}**."
+        f"{abs(mean):.{digits}f} {interval}; {direction} in {counted} of {row['n']} "
+        f"seeds, {p_text} (Holm): **{row['verdict']}**."
     )
 
 
-def headline(table: pd.DataFrame, name: str) -> str:
-    """One study's verdicts in one Markdown sentence, grouped by verdict.
+def _helped(row: Mapping[str, Any]) -> bool:
+    """The treatment's value moved the metric's good way, beyond noise."""
+    good = "lower" if row["better"] == "lower" else "higher"
+    return row["verdict"] == good
 
-    E.g. "On NYC taxi fares (20 seeds), **better**: SGD momentum + GC vs SGD
-    momentum (final train loss); **worse**: ...; **within noise**: the other
-    5 of 8 rows."
+
+def _hurt(row: Mapping[str, Any]) -> bool:
+    bad = "higher" if row["better"] == "lower" else "lower"
+    return row["verdict"] == bad
+
+
+def _effect(row: Mapping[str, Any]) -> str:
+    """What a row found, in words: "lower train loss (−0.021)", "test MAE within noise"."""
+    metric = f"{row['split']} {_METRIC_NAMES.get(str(row['metric']), str(row['metric']))}"
+    digits = _digits(row)
+    if row["verdict"] in ("lower", "higher"):
+        return f"{row['verdict']} {metric} ({float(row['mean_difference']):+.{digits}f})"
+    if row["verdict"] == "within noise":
+        detectable = (
+            ""
+            if pd.isna(row["mde80"])
+            else f", a difference of {float(row['mde80']):.{digits}f} would have shown"
+        )
+        return f"{metric} within noise{detectable}"
+    return f"{metric} undetermined"
+
+
+_FORMS = {"gradient": "GC on the gradient", "update": "GC on the update"}
+
+
+def _form(arm: str) -> str:
+    return "update" if arm.endswith("on the update") else "gradient"
+
+
+def recommendation(table: pd.DataFrame, optimizer: str) -> str:
+    """What to do about GC with ``optimizer``, by a rule fixed before the runs.
+
+    A GC form *helps* when some test quantity moved its good way beyond noise
+    (lower loss or error, higher accuracy) and *hurts* when some moved the
+    bad way. Then: if a form helps and hurts nothing, use it (where both
+    forms do, GC on the update when the update-vs-gradient row helps on a
+    test quantity and hurts on none, else GC on the gradient, the paper's
+    form); otherwise don't use GC. Training loss alone never decides: a
+    lower training loss that the test split does not show is no reason to
+    add GC.
 
     Args:
-        table: One study's rows of :func:`verdict_table`.
-        name: The study's name as the sentence shows it.
+        table: One data set's :func:`verdict_table`.
+        optimizer: A baseline arm of the table, e.g. ``"Adam"``.
+
+    Returns:
+        ``"use GC on the gradient"``, ``"use GC on the update"`` or
+        ``"don't use GC"``.
     """
-    seeds = sorted(set(table["n"]))
-    counted = f"{seeds[0]} seeds" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]} seeds"
+    test = table[table["split"] == "test"]
+    forms = test[(test["kind"] == GC_VS_NONE) & (test["baseline"] == optimizer)]
+    helping = []
+    for arm, rows in forms.groupby("treatment", sort=False):
+        records = rows.to_dict("records")
+        if any(map(_helped, records)) and not any(map(_hurt, records)):
+            helping.append(_form(str(arm)))
+    if not helping:
+        return "don't use GC"
+    if helping == ["update"] or helping == ["gradient"]:
+        return f"use {_FORMS[helping[0]]}"
+    versus = test[(test["kind"] == UPDATE_VS_GRADIENT_KIND)].to_dict("records")
+    update_wins = any(map(_helped, versus)) and not any(map(_hurt, versus))
+    return f"use {_FORMS['update' if update_wins else 'gradient']}"
+
+
+def optimizer_answer(table: pd.DataFrame, optimizer: str, cost: str | None = None) -> str:
+    """What GC did with one optimizer, and what to do, as one Markdown paragraph.
+
+    E.g. "**Adam** (20 seeds): GC on the gradient: lower train loss
+    (−0.0210), test accuracy within noise, a difference of 0.041 would have
+    shown. GC on the update: …. It costs +1.2% per training step.
+    **Advice: don't use GC.**"
+
+    Args:
+        table: One data set's :func:`verdict_table`.
+        optimizer: A baseline arm of the table, e.g. ``"Adam"``.
+        cost: What GC costs per step with this optimizer, in words, if measured.
+    """
+    rows = table[(table["kind"] == GC_VS_NONE) & (table["baseline"] == optimizer)]
+    if rows.empty:
+        raise ValueError(f"No GC comparison with {optimizer!r} in the table.")
+    seeds = sorted(set(rows["n"]))
+    counted = f"{seeds[0]} seeds" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]} seeds"
     parts = []
-    for verdict in ("better", "worse"):
-        rows = table[table["verdict"] == verdict].to_dict("records")
-        if rows:
-            listed = "; ".join(f"{_comparison(row)} ({_quantity(row)})" for row in rows)
-            parts.append(f"**{verdict}**: {listed}")
-    rest = int((~table["verdict"].isin(["better", "worse"])).sum())
-    if rest:
-        other = "the other " if parts else ""
-        parts.append(f"**within noise or undetermined**: {other}{rest} of {len(table)} rows")
-    return f"On {name} ({counted}), " + "; ".join(parts) + "."
+    for arm, found in rows.groupby("treatment", sort=False):
+        effects = ", ".join(_effect(row) for row in found.to_dict("records"))
+        parts.append(f"{_FORMS[_form(str(arm))]}: {effects}.")
+    costs = f" It costs {cost} per training step." if cost else ""
+    advice = recommendation(table, optimizer)
+    return f"**{optimizer}** ({counted}): " + " ".join(parts) + costs + f" **Advice: {advice}.**"

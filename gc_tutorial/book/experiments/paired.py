@@ -1,48 +1,46 @@
 """Paired statistics of a GC arm against its baseline, and summaries of each arm.
 
-The paired statistics are fixed before the runs. For each GC arm against its
-baseline arm, paired by seed (both start from the seed's initial weights and
-see its data order), on the differences GC − baseline:
+For each GC arm against its baseline arm, paired by seed (both start from the
+seed's initial weights and see its data order), on the differences GC −
+baseline, :func:`difference_statistics` describes:
 
-- the mean difference with its 95% Student-t interval (:func:`t_interval`);
+- the mean difference with its unadjusted 95% Student-t interval
+  (:func:`t_interval`, SciPy's ``ttest_1samp``);
 - the sign count: in how many seeds GC did better, and in how many worse,
   "better" following the metric's direction (lower loss or error, higher
   accuracy; :data:`METRIC_KINDS`);
-- the two-sided Wilcoxon signed-rank p-value, from
-  :func:`~gc_tutorial.book.experiments.inference.wilcoxon_p` (the tests of
-  significance live in :mod:`~gc_tutorial.book.experiments.inference`);
+- the two-sided Wilcoxon signed-rank p-value
+  (:func:`~gc_tutorial.book.experiments.inference.wilcoxon_p`);
 - the minimum detectable difference: the smallest true mean difference that
-  a paired t-test with this many seeds, alpha 0.05, detects with 80% power,
-  given the observed standard deviation of the differences;
-- a verdict read from the interval alone: ``"better"`` or ``"worse"`` when
-  it excludes 0, ``"no detectable difference"`` when it contains 0.
+  a paired t-test with this many seeds detects with 80% power at alpha
+  (:func:`minimum_detectable_difference`, statsmodels' ``TTestPower``).
 
-:func:`paired_report` computes them on the three quantities fixed for the
-studies: training loss at every epoch, and each test metric at the reporting
-epoch and averaged over the last 3 epochs up to it. Each arm on its own is
-summarised by :func:`arm_summary` (mean over seeds and its interval), over
-epochs by :func:`arm_curves` and over a learning-rate sweep by
-:func:`sweep_summary`; the figures of :mod:`gc_tutorial.book.plotting` draw
-these frames. Every function takes the tidy results frame
-(:data:`~gc_tutorial.book.experiments.frames.RESULT_COLUMNS`) and returns a
+It states no verdict: whether a difference is real is decided once, over a
+whole data set's table, by :func:`~gc_tutorial.book.experiments.inference.decide`.
+A study's endpoint for every quantity is each run's mean over its last
+:data:`ENDPOINT_WINDOW` epochs
+(:func:`~gc_tutorial.book.experiments.answer.verdict_table`). Each arm on its own is summarised by
+:func:`arm_summary` (mean over seeds and its interval), over epochs by
+:func:`arm_curves` and over a learning-rate sweep by :func:`sweep_summary`;
+the figures of :mod:`gc_tutorial.book.plotting` draw these frames. Every
+function takes the tidy results frame
+(:data:`~gc_tutorial.book.experiments.frames.VALUE_COLUMNS`) and returns a
 tidy frame.
-
-The module is longer than the book's usual 400 lines because its parts share
-the metric kinds and the interval, and most of its lines are the docstrings
-that say exactly what each statistic is.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
+from statsmodels.stats.power import TTestPower
 
 from gc_tutorial.book.experiments.frames import (
     check_arms,
@@ -50,7 +48,7 @@ from gc_tutorial.book.experiments.frames import (
     metric_rows,
     run_values,
 )
-from gc_tutorial.book.experiments.inference import wilcoxon_p
+from gc_tutorial.book.experiments.inference import ALPHA, wilcoxon_p
 
 __all__ = [
     "ALPHA",
@@ -73,11 +71,7 @@ __all__ = [
     "difference_statistics",
     "paired_statistics",
     "paired_statistics_per_epoch",
-    "paired_report",
 ]
-
-ALPHA = 0.05
-"""Two-sided significance level of the intervals, tests and power."""
 
 POWER = 0.8
 """Power at which the minimum detectable difference is computed."""
@@ -200,12 +194,15 @@ def t_interval(
     mean = float(np.mean(values)) if n else math.nan
     if n < 2:
         return mean, math.nan, math.nan, math.nan
-    with np.errstate(invalid="ignore"):  # inf - inf in the deviations of a diverged run
-        std = float(np.std(values, ddof=1))
-    half_width = float(stats.t.ppf(1 - ALPHA / 2, n - 1)) * std / math.sqrt(n)
-    ci_low = max(mean - half_width, low)
-    ci_high = min(mean + half_width, high)
-    return mean, std, ci_low, ci_high
+    if not np.isfinite(values).all():  # a diverged run: no interval
+        return mean, math.nan, math.nan, math.nan
+    std = float(np.std(values, ddof=1))
+    if std == 0:
+        return mean, 0.0, max(mean, low), min(mean, high)
+    with warnings.catch_warnings():  # differences alike to float precision are still a sample
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        interval = stats.ttest_1samp(values, 0.0).confidence_interval(1 - ALPHA)
+    return mean, std, max(float(interval.low), low), min(float(interval.high), high)
 
 
 def minimum_detectable_difference(
@@ -217,8 +214,9 @@ def minimum_detectable_difference(
     ``sd`` rejects at level ``alpha`` when ``|t| > t_crit``; under a true
     mean difference ``delta`` its statistic follows the noncentral t
     distribution with ``n - 1`` degrees of freedom and noncentrality
-    ``delta * sqrt(n) / sd``. This solves power(delta) = ``power`` for
-    ``delta``. For large ``n`` it approaches the normal approximation
+    ``delta * sqrt(n) / sd``. statsmodels' ``TTestPower`` solves
+    power(delta) = ``power`` for the effect size ``delta / sd``. For large
+    ``n`` it approaches the normal approximation
     ``(z_{1-alpha/2} + z_{power}) * sd / sqrt(n)``.
 
     Args:
@@ -229,9 +227,8 @@ def minimum_detectable_difference(
 
     Returns:
         The difference, in the metric's units: 0 when ``sd`` is 0, NaN when
-        ``n < 3`` or ``sd`` is not finite. (With two pairs the test has one
-        degree of freedom, and SciPy's noncentral t is not reliable that far
-        in its tail; no design of two seeds can detect much anyway.)
+        ``n < 3`` or ``sd`` is not finite (with two pairs the test has one
+        degree of freedom, and no design of two seeds detects much anyway).
 
     Raises:
         ValueError: ``power`` is not between ``alpha`` and 1.
@@ -242,20 +239,8 @@ def minimum_detectable_difference(
         return math.nan
     if sd == 0:
         return 0.0
-    df = n - 1
-    t_crit = float(stats.t.ppf(1 - alpha / 2, df))
-
-    def shortfall(noncentrality: float) -> float:
-        rejects = stats.nct.sf(t_crit, df, noncentrality) + stats.nct.cdf(
-            -t_crit, df, noncentrality
-        )
-        return float(rejects) - power
-
-    upper = t_crit + float(stats.norm.ppf(power)) + 1.0
-    while shortfall(upper) < 0:
-        upper *= 2
-    noncentrality = optimize.brentq(shortfall, 0.0, upper, xtol=1e-10)
-    return noncentrality * sd / math.sqrt(n)
+    effect = TTestPower().solve_power(nobs=n, alpha=alpha, power=power, alternative="two-sided")
+    return float(effect) * sd
 
 
 ARM_SUMMARY_COLUMNS = (
@@ -401,7 +386,6 @@ STATISTICS_COLUMNS = _PAIR_KEYS + (
     "worse_in",
     "wilcoxon_p",
     "mde80",
-    "verdict",
 )
 """Columns of the frame :func:`difference_statistics` returns, in order."""
 
@@ -482,18 +466,12 @@ def _pair_statistics(differences: np.ndarray, kind: MetricKind) -> tuple:
     counts = (better_in, worse_in)
     if not np.isfinite(differences).all():
         nan = math.nan
-        return (kind.better, n, nan, nan, nan, nan, *counts, nan, nan, "undetermined")
+        return (kind.better, n, nan, nan, nan, nan, *counts, nan, nan)
     span = kind.high - kind.low
     mean, sd, low, high = t_interval(differences, -span, span)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        verdict = "undetermined"
-    elif low <= 0.0 <= high:
-        verdict = "no detectable difference"
-    else:
-        verdict = "better" if (mean > 0) == (kind.better == "higher") else "worse"
-    p_value = wilcoxon_p(differences)
+    p_value = wilcoxon_p(differences) if n >= 2 else math.nan
     mde = minimum_detectable_difference(sd, n)
-    return (kind.better, n, mean, sd, low, high, *counts, p_value, mde, verdict)
+    return (kind.better, n, mean, sd, low, high, *counts, p_value, mde)
 
 
 def difference_statistics(
@@ -514,21 +492,21 @@ def difference_statistics(
 
         - ``better``: the metric's direction;
         - ``n``: seeds; ``mean_difference``, ``sd_difference`` (ddof=1);
-        - ``ci95_low``, ``ci95_high``: the 95% Student-t interval of the mean
-          difference, clipped to the differences' possible range (within
-          [-1, 1] for an accuracy);
+        - ``ci95_low``, ``ci95_high``: the unadjusted 95% Student-t interval
+          of the mean difference, clipped to the differences' possible range
+          (within [-1, 1] for an accuracy);
         - ``better_in``, ``worse_in``: seeds in which GC did better or worse
           than its baseline (the rest are ties);
         - ``wilcoxon_p``: two-sided Wilcoxon signed-rank p-value
           (:func:`~gc_tutorial.book.experiments.inference.wilcoxon_p`);
         - ``mde80``: the minimum detectable difference
-          (:func:`minimum_detectable_difference`) for this ``n`` and
-          ``sd_difference``, to read beside a "no detectable difference";
-        - ``verdict``: ``"better"`` or ``"worse"`` (GC against its baseline)
-          when the interval excludes 0, ``"no detectable difference"`` when
-          it contains 0, ``"undetermined"`` when there is no interval (fewer
-          than 2 seeds, or a non-finite value from a diverged run, which
-          leaves the interval, p and MDE NaN but is still counted).
+          (:func:`minimum_detectable_difference`) at :data:`ALPHA` for this
+          ``n`` and ``sd_difference``.
+
+        Fewer than 2 seeds, or a non-finite value from a diverged run, leave
+        the interval, p and MDE NaN; the run is still counted. Whether a
+        difference is real is
+        :func:`~gc_tutorial.book.experiments.inference.decide`'s to say.
 
     Raises:
         ValueError: a metric's direction is unknown and ``better`` is None.
@@ -612,60 +590,4 @@ def paired_statistics_per_epoch(
         paired_statistics(results, pairs, metric, split, epoch=epoch)
         for epoch in range(1, last_epoch + 1)
     ]
-    return pd.concat(frames, ignore_index=True)
-
-
-def paired_report(
-    results: pd.DataFrame,
-    pairs: Mapping[str, str],
-    test_metrics: Sequence[str],
-    *,
-    reporting_epoch: int | None = None,
-    window: int = 3,
-) -> pd.DataFrame:
-    """The statistics fixed before the runs, on all three quantities.
-
-    1. Training loss (split ``"train"``, as ``fit`` logs it) at every epoch
-       from 1 to the reporting epoch;
-    2. each test metric at the reporting epoch;
-    3. each test metric averaged over the last ``window`` epochs up to the
-       reporting epoch.
-
-    The per-epoch training-loss rows describe the course of training; they
-    are many tests, not one.
-
-    Args:
-        results: A results frame with one run per arm and seed, with test
-            values at every epoch of the window (as :func:`run_study`
-            writes).
-        pairs: GC arm to its baseline arm.
-        test_metrics: Test metrics to report, e.g. ``("accuracy",)``; each
-            must be in :data:`METRIC_KINDS`.
-        reporting_epoch: The epoch to report; ``None`` for the last one at
-            which the results hold the first test metric.
-        window: Epochs averaged in quantity 3.
-
-    Returns:
-        The rows of :func:`paired_statistics` for every quantity, stacked in
-        the order above.
-
-    Raises:
-        ValueError: ``test_metrics`` is empty, or as for
-            :func:`paired_statistics`.
-    """
-    if not test_metrics:
-        raise ValueError("paired_report needs at least one test metric.")
-    if reporting_epoch is None:
-        test_rows = metric_rows(results, test_metrics[0], "test")
-        reporting_epoch = int(test_rows["epoch"].max())
-    frames = [
-        paired_statistics_per_epoch(results, pairs, "loss", "train", last_epoch=reporting_epoch)
-    ]
-    for averaged in (1, window):
-        frames += [
-            paired_statistics(
-                results, pairs, metric, "test", epoch=reporting_epoch, window=averaged
-            )
-            for metric in test_metrics
-        ]
     return pd.concat(frames, ignore_index=True)
