@@ -1,90 +1,78 @@
-"""Which axes of each kernel feed one output unit: the axes GC averages over.
+"""Which weights are kernels, and which axes of each kernel feed one output unit.
 
-Gradient Centralization subtracts, for every output unit, the mean of the
-gradient over the weights that feed that unit (its *fan-in*). Where those
-weights lie depends on the layer, not only on the kernel's shape:
+GC subtracts, for every output unit, the mean of the gradient over the
+weights that feed it (its *fan-in*). Where they lie depends on the layer,
+not only on the kernel's shape. The one table of layer kinds:
 
-========================  ====================  ======================  ====================
-Layer kind                Kernel attribute      Kernel layout           Fan-in axes (what GC
-                                                                        averages over)
-========================  ====================  ======================  ====================
-Dense                     ``kernel``            ``(in, units)``         all but the last
-Conv1D/2D/3D              ``kernel``            ``(*k, in, out)``       all but the last
-Conv1D/2D/3DTranspose     ``kernel``            ``(*k, out, in)``       all but ``-2``: the
-                                                                        spatial ones and the
-                                                                        last
-DepthwiseConv1D/2D        ``kernel``            ``(*k, in, mult)``      the spatial ``*k``
-SeparableConv1D/2D        ``depthwise_kernel``  ``(*k, in, mult)``      the spatial ``*k``
-SeparableConv1D/2D        ``pointwise_kernel``  ``(*1, in*mult, out)``  all but the last
-EinsumDense, and so       ``kernel``            from the equation       the kernel's
-MultiHeadAttention's                                                    subscripts that are
-query, key, value and                                                   not in the output's
-output projections
-LSTM, GRU, SimpleRNN      ``kernel``,           ``(in, gates*units)``,  all but the last
-(their cells)             ``recurrent_kernel``  ``(units, gates*u.)``
-ConvLSTM1D/2D/3D          ``kernel``,           ``(*k, in, 4*f)``,      all but the last
-(their cells)             ``recurrent_kernel``  ``(*k, f, 4*f)``
-Embedding                 ``embeddings``        ``(vocabulary, dim)``   none: not a kernel,
-                                                                        never centralized
-========================  ====================  ======================  ====================
+=====================  ====================  ======================  =====================
+Layer kind             Kernel attribute      Kernel layout           Fan-in axes
+=====================  ====================  ======================  =====================
+Dense                  ``kernel``            ``(in, units)``         all but the last
+Conv1D/2D/3D           ``kernel``            ``(*k, in, out)``       all but the last
+Conv1D/2D/3DTranspose  ``kernel``            ``(*k, out, in)``       all but ``-2``
+DepthwiseConv1D/2D     ``kernel``            ``(*k, in, mult)``      the spatial ``*k``
+SeparableConv1D/2D     ``depthwise_kernel``  ``(*k, in, mult)``      the spatial ``*k``
+SeparableConv1D/2D     ``pointwise_kernel``  ``(*1, in*mult, out)``  all but the last
+EinsumDense            ``kernel``            from the equation       the kernel's letters
+                                                                     not in the output
+MultiHeadAttention,    ``query``, ``key``,   ``(dim, heads, size)``  axis 0
+GroupedQueryAttention  ``value``
+(EinsumDense inside)   ``attention_output``  ``(heads, size, dim)``  axes 0 and 1
+LSTM, GRU, SimpleRNN,  ``kernel``,           ``(in, gates*units)``,  all but the last
+ConvLSTM1D/2D/3D       ``recurrent_kernel``  ``(*k, in, 4*f)``
+Embedding              ``embeddings``        ``(vocabulary, dim)``   none: not a kernel
+=====================  ====================  ======================  =====================
 
-For an ``EinsumDense`` with equation ``"abc,cde->abde"`` (MultiHeadAttention's
-query, key and value: kernel ``(dim, heads, key_dim)``) the subscripts ``d``
-and ``e`` appear in the output, so each ``(head, key_dim)`` pair is an output
-unit and its fan-in is axis 0; for ``"abcd,cde->abe"`` (the attention output:
-kernel ``(heads, key_dim, dim)``) the fan-in is axes ``(0, 1)``.
+A kernel is a weight named ``kernel`` or ``*_kernel`` (:func:`is_kernel`);
+biases, normalization scales, embeddings, PReLU's ``alpha`` are not, nor
+LoRA factors (``lora_kernel_a``, ``lora_kernel_b``: centralizing ``A`` and
+``B`` apart would not centralize ``A @ B``; GC says so once).
 
-A variable does not know its layer, so the layout has to be recorded on it:
-:func:`mark_kernels` walks a model (nested layers, RNN cells and the
-sublayers of MultiHeadAttention included) and records each kernel's
-:class:`KernelLayout` on the variable. The GC operator and optimizers read it
-(:func:`gc_tutorial.fan_in_axes`). A kernel nobody marked falls back to
-"output units on the last axis", which is right for Dense (any 2-axis
-kernel) and ConvND, the common cases; an unmarked kernel with 3 or more axes
-gets one :class:`GCWarning` naming it, since it might be a transposed,
-depthwise or einsum kernel. ``mark_kernels`` warns the same way, once, for a
-3-or-more-axis kernel of a layer kind it does not know (a custom layer), and
-records the last-axis rule for it.
+The layout GC uses for a kernel (:func:`layout_of`), and so ``conv_only``'s
+choice of conv layers, in this order:
 
-Two kinds of weights are never centralized, on purpose:
-
-- LoRA factors (``lora_kernel_a``, ``lora_kernel_b``, after
-  ``layer.enable_lora(rank)``): the update LoRA makes to the frozen kernel is
-  ``A @ B``, and centralizing the gradients of ``A`` and ``B`` separately
-  does not centralize it. The GC optimizers and
-  :func:`gc_tutorial.centralize_gradients` train them as the plain optimizer
-  does and say so once, with a :class:`GCWarning` that names them.
-- Quantized kernels (``layer.quantize("int8")`` and the other integer
-  modes) are not trainable, so they get no gradient and no GC; a
-  ``float8`` kernel stays a trainable float kernel and is centralized as
-  usual.
-
-It is a little over the package's usual 400 lines because about 170 of
-them are docstrings: the table of layer kinds is documented where it is kept.
+1. The one :func:`mark_kernels` recorded on the variable: it knows each
+   layer of a built model, whatever its name. ``GCModel`` marks its own.
+2. The one the variable's path names. Keras gives a layer its kind's name
+   by default (``conv2d_transpose``, ``conv2d_transpose_1``, ...) and each
+   variable its layer's path: ``.../conv2d_transpose_1/kernel`` is a
+   transposed kernel, ``.../multi_head_attention/query/kernel`` a projection.
+3. Else the last-axis rule, right for Dense (any 2-axis kernel) and ConvND.
+   For a kernel left to it with 3 or more axes, or an ``EinsumDense``
+   kernel under its default name (its equation decides), GC gives one
+   :class:`GCWarning` naming the kernel and the fix: ``mark_kernels(model)``
+   or ``GCModel``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import keras
+from keras.src.utils.naming import to_snake_case
 
 __all__ = [
     "GCWarning",
     "KernelLayout",
     "einsum_fan_in_axes",
-    "kernel_layouts",
+    "fan_in_axes",
+    "gc_applies_to",
+    "is_kernel",
     "layout_of",
     "mark_kernels",
 ]
 
-_ATTRIBUTE = "_gc_layout"  # where mark_kernels records the layout on a variable
+Axes = tuple[int, ...]
+
+_MARK = "_gc_layout"  # where mark_kernels records the layout on a variable
 _WARNED = "_gc_warned"  # the warnings a variable has had, so each comes once
+_LORA = ("lora_kernel_a", "lora_kernel_b")
 
 
 class GCWarning(UserWarning):
@@ -98,61 +86,82 @@ class GCWarning(UserWarning):
 
 @dataclass(frozen=True)
 class KernelLayout:
-    """How one kernel's axes map to output units, as recorded by :func:`mark_kernels`.
+    """How one kernel's axes map to output units.
 
     Attributes:
-        layer: The kind of layer the kernel belongs to (its class name, e.g.
-            ``"Conv2DTranspose"``; for an RNN cell, the RNN layer's, e.g.
-            ``"LSTM"``).
-        fan_in_axes: The axes that feed one output unit, non-negative and
-            sorted: the axes GC averages over. Empty when every axis is an
-            output axis (an elementwise ``EinsumDense`` kernel): then GC does
-            not apply.
-        conv: Whether the layer is a convolution (Conv, ConvTranspose,
-            DepthwiseConv, SeparableConv, ConvLSTM): the kernels the paper's
-            GCC variant (``conv_only=True``) centralizes.
-        known: ``False`` for a layer kind this module does not know (a
-            custom layer): its layout is then the last-axis rule, a guess.
+        layer: The layer's kind, its class name (an RNN cell's: its RNN's).
+        fan_in_axes: The axes that feed one output unit, sorted: those GC
+            averages over (none for an elementwise ``EinsumDense``).
+        conv: Whether the layer is a convolution, for ``conv_only=True``.
+        known: ``False`` for the last-axis rule taken as a guess.
     """
 
     layer: str
-    fan_in_axes: tuple[int, ...]
+    fan_in_axes: Axes
     conv: bool
     known: bool = True
 
 
-def _all_but(rank: int, *outputs: int) -> tuple[int, ...]:
+def check_conv_only(conv_only: Any, owner: str = "") -> bool:
+    """``conv_only`` if it is ``True`` or ``False``; else a ``TypeError`` naming ``owner``."""
+    if not isinstance(conv_only, bool):
+        raise TypeError(
+            f"{owner}conv_only must be True or False (a bool); got {conv_only!r} "
+            f"({type(conv_only).__name__})."
+        )
+    return conv_only
+
+
+def fan_in_size(shape: Sequence[int | None], axes: Axes) -> int:
+    """How many weights feed one output unit: the product of ``shape`` over ``axes``."""
+    size = 1
+    for axis in axes:
+        dim = shape[axis]
+        if dim is None:
+            raise ValueError(
+                f"Gradient Centralization needs fan-in axes {axes} of static size; got "
+                f"shape {tuple(shape)}. Weight gradients in Keras always have a static shape."
+            )
+        size *= int(dim)
+    return size
+
+
+def _weight_name(variable: Any) -> str:
+    """The variable's own name, without its layer's path: ``kernel`` for ``dense/kernel``."""
+    return str(getattr(variable, "name", "")).rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def is_kernel(variable: Any) -> bool:
+    """True if ``variable`` is a layer's kernel: named ``kernel`` or ``*_kernel``.
+
+    Name your own layer's weights so for GC to treat them as kernels.
+
+    Args:
+        variable: A ``keras.Variable`` (anything with a ``name``).
+    """
+    name = _weight_name(variable)
+    return name == "kernel" or name.endswith("_kernel")
+
+
+def _all_but(rank: int, *outputs: int) -> Axes:
     """The axes of a rank-``rank`` kernel other than ``outputs`` (negative allowed)."""
     skip = {axis % rank for axis in outputs}
     return tuple(axis for axis in range(rank) if axis not in skip)
 
 
-def einsum_fan_in_axes(equation: str) -> tuple[int, ...]:
-    """The fan-in axes of an ``EinsumDense`` kernel, read from its equation.
+def einsum_fan_in_axes(equation: str) -> Axes:
+    """The fan-in axes of an ``EinsumDense`` kernel: its letters not in the output.
 
-    The kernel is the second operand. A subscript of the kernel that also
-    appears in the output indexes output units; the others are summed over,
-    so they are the fan-in.
-
-    Args:
-        equation: The layer's einsum equation, e.g. ``"abc,cde->abde"``
-            (MultiHeadAttention's query), possibly with ``...`` in the input
-            and output (never in the kernel).
-
-    Returns:
-        The kernel axes not in the output, in order: ``(0,)`` for
-        ``"abc,cde->abde"``, ``(0, 1)`` for ``"abcd,cde->abe"``.
+    ``(0,)`` for ``"abc,cde->abde"`` (the kernel is the second operand),
+    ``(0, 1)`` for ``"abcd,cde->abe"``.
 
     Raises:
         TypeError: ``equation`` is not a string.
-        ValueError: ``equation`` is not of the form ``X,Y->Z`` with letters
-            (and ``...``) only, as ``EinsumDense`` requires.
+        ValueError: ``equation`` is not of the form ``X,Y->Z``.
     """
     if not isinstance(equation, str):
         raise TypeError(f"equation must be an einsum string; got {equation!r}.")
-    match = re.fullmatch(
-        r"\s*([a-zA-Z.]+)\s*,\s*([a-zA-Z]+)\s*->\s*([a-zA-Z.]+)\s*", equation.replace(" ", "")
-    )
+    match = re.fullmatch(r"([a-zA-Z.]+),([a-zA-Z]+)->([a-zA-Z.]+)", equation.replace(" ", ""))
     if match is None:
         raise ValueError(
             f"Cannot read the kernel's axes from the einsum equation {equation!r}: "
@@ -163,214 +172,175 @@ def einsum_fan_in_axes(equation: str) -> tuple[int, ...]:
     return tuple(axis for axis, letter in enumerate(kernel) if letter not in output)
 
 
-def _classes(*names: str) -> tuple[type, ...]:
-    """The ``keras.layers`` classes of those names that this Keras version has."""
-    found = (getattr(keras.layers, name, None) for name in names)
-    return tuple(cls for cls in found if isinstance(cls, type))
-
-
-def _is_a(obj: Any, classes: tuple[type, ...]) -> bool:
-    """``isinstance(obj, classes)``, ``False`` for no classes (without narrowing ``obj``)."""
-    return bool(classes) and isinstance(obj, classes)
-
-
-def _conv_rule(rank: int, name: str) -> tuple[int, ...] | None:
-    return _all_but(rank, -1) if name in ("kernel", "real_kernel", "imag_kernel") else None
-
-
-def _transpose_rule(rank: int, name: str) -> tuple[int, ...] | None:
-    return _all_but(rank, -2) if name == "kernel" else None
-
-
-def _depthwise_rule(rank: int, name: str) -> tuple[int, ...] | None:
-    return _all_but(rank, -2, -1) if name == "kernel" else None
-
-
-def _separable_rule(rank: int, name: str) -> tuple[int, ...] | None:
-    if name == "depthwise_kernel":
-        return _all_but(rank, -2, -1)
-    if name == "pointwise_kernel":
-        return _all_but(rank, -1)
-    return None
-
-
-def _last_axis_rule(rank: int, name: str) -> tuple[int, ...] | None:
-    if name in ("kernel", "recurrent_kernel"):
-        return _all_but(rank, -1)
-    return None
-
-
-# (classes, layout rule, is a conv layer); the first row whose classes match wins,
-# so subclasses of these layers get their parent's layout.
-_KNOWN = (
-    (
-        _classes("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"),
-        _transpose_rule,
-        True,
+# The table of layer kinds: Keras class name -> (the output axes of its kernels, by
+# weight name where they differ; whether it is a convolution). None: from the equation.
+_KINDS: dict[str, tuple[Any, bool]] = {
+    **dict.fromkeys(("Dense", "LSTMCell", "GRUCell", "SimpleRNNCell"), ((-1,), False)),
+    **dict.fromkeys(("Conv1D", "Conv2D", "Conv3D", "ConvLSTMCell"), ((-1,), True)),
+    "STFTSpectrogram": ((-1,), True),
+    **dict.fromkeys(("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"), ((-2,), True)),
+    **dict.fromkeys(("DepthwiseConv1D", "DepthwiseConv2D"), ((-2, -1), True)),
+    **dict.fromkeys(
+        ("SeparableConv1D", "SeparableConv2D"),
+        ({"depthwise_kernel": (-2, -1), "pointwise_kernel": (-1,)}, True),
     ),
-    (_classes("DepthwiseConv1D", "DepthwiseConv2D"), _depthwise_rule, True),
-    (_classes("SeparableConv1D", "SeparableConv2D"), _separable_rule, True),
-    (_classes("Conv1D", "Conv2D", "Conv3D", "STFTSpectrogram"), _conv_rule, True),
-    (_classes("Dense", "LSTMCell", "GRUCell", "SimpleRNNCell"), _last_axis_rule, False),
-)
-_CONV_RNN = _classes("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+    "EinsumDense": (None, False),
+}
 
 
-def _own_variables(layer: Any) -> list[Any]:
-    """The variables a layer creates itself, not those of its sublayers."""
-    own = getattr(layer, "_trainable_variables", None)
-    if own is None:  # pragma: no cover - every Keras 3 layer has them
-        return list(layer.weights)
-    return [*own, *getattr(layer, "_non_trainable_variables", [])]
+def _fan_in_by_kind(kind: str, name: str, rank: int, layer: Any = None) -> Axes | None:
+    """The fan-in of a ``kind`` layer's kernel ``name``; ``None``: its equation decides."""
+    outputs = _KINDS[kind][0]
+    if isinstance(outputs, dict):
+        outputs = outputs.get(name, (-1,))
+    if outputs is None:
+        return None if layer is None else einsum_fan_in_axes(layer.equation)
+    return _all_but(rank, *outputs)
 
 
-def _short_name(variable: Any) -> str:
-    return str(getattr(variable, "name", "")).rsplit("/", 1)[-1].split(":", 1)[0]
+# The attention layers' EinsumDense projections, which they name themselves.
+_ATTENTION = ("MultiHeadAttention", "GroupedQueryAttention")
+_PROJECTIONS = {"query": (0,), "key": (0,), "value": (0,), "gate": (0,), "attention_output": (0, 1)}
+# Keras names a layer after its class: Conv2DTranspose -> conv2d_transpose(_1, _2, ...).
+_DEFAULT_NAMES = {to_snake_case(kind): kind for kind in (*_KINDS, *_ATTENTION)}
+_NUMBERED = re.compile(r"_\d+$")
 
 
-def _is_kernel_name(name: str) -> bool:
-    return name == "kernel" or name.endswith("_kernel")
+@functools.lru_cache(maxsize=4096)
+def _layout_from_path(path: str, name: str, rank: int) -> KernelLayout | None:
+    """The layout the default layer names on ``path`` give a kernel, if they give one."""
+    owners = [_NUMBERED.sub("", part) for part in path.split("/")[:-1]]
+    kind = _DEFAULT_NAMES.get(owners[-1]) if owners else None
+    if kind in _KINDS:
+        axes = _fan_in_by_kind(kind, name, rank)
+        return KernelLayout(kind, axes or _all_but(rank, -1), _KINDS[kind][1], axes is not None)
+    if len(owners) > 1 and _DEFAULT_NAMES.get(owners[-2]) in _ATTENTION:
+        axes = _PROJECTIONS.get(owners[-1])
+        return None if axes is None else KernelLayout("EinsumDense", axes, conv=False)
+    return None
 
 
-def _layer_layouts(layer: Any, rnn_parent: Any = None) -> tuple[dict[str, KernelLayout], list[Any]]:
-    """The layouts of ``layer``'s own kernels, and those it had to guess.
+def layout_of(variable: Any) -> KernelLayout | None:
+    """The layout GC uses for ``variable``; ``None`` for a variable that is no kernel.
 
-    ``rnn_parent`` is the RNN layer whose cell ``layer`` is, if any: a cell
-    takes its kind from it (a ConvLSTM cell is a conv cell).
+    The one :func:`mark_kernels` recorded; else the one the variable's path
+    names; else the last-axis rule, ``known=False`` (see the module docstring).
     """
-    variables = [v for v in _own_variables(layer) if _is_kernel_name(_short_name(v))]
-    layouts: dict[str, KernelLayout] = {}
-    guessed: list[Any] = []
-    if not variables:
-        return layouts, guessed
-    einsum = _classes("EinsumDense")
-    kind = type(layer if rnn_parent is None else rnn_parent).__name__
-    for variable in variables:
-        name, rank = _short_name(variable), len(variable.shape)
-        axes: tuple[int, ...] | None = None
-        conv = False
-        if _is_a(layer, einsum) and name == "kernel":
-            axes = einsum_fan_in_axes(layer.equation)
-        else:
-            for classes, rule, is_conv in _KNOWN:
-                if _is_a(layer, classes):
-                    axes, conv = rule(rank, name), is_conv
-                    break
-        if (
-            axes is None and name in ("kernel", "recurrent_kernel") and _is_a(rnn_parent, _CONV_RNN)
-        ):  # the cell of a ConvLSTM layer, a class Keras does not export
-            axes, conv = _all_but(rank, -1), True
-        if axes is None:  # a kind (or a weight of a kind) this module does not know
-            layouts[name] = KernelLayout(kind, _all_but(rank, -1), conv=rank >= 3, known=False)
-            if rank >= 3:
-                guessed.append(variable)
-        else:
-            layouts[name] = KernelLayout(kind, axes, conv=conv)
-    return layouts, guessed
+    marked = getattr(variable, _MARK, None)
+    if isinstance(marked, KernelLayout):
+        return marked
+    if not is_kernel(variable) or not hasattr(variable, "shape"):
+        return None
+    rank = len(variable.shape)
+    path = str(getattr(variable, "path", None) or _weight_name(variable))
+    named = _layout_from_path(path, _weight_name(variable), rank)
+    return named or KernelLayout("unknown", _all_but(rank, -1), conv=rank >= 3, known=False)
 
 
-def _check_layer(layer: Any, function: str) -> None:
-    if not isinstance(layer, keras.layers.Layer):
-        raise TypeError(
-            f"{function} expects a keras.layers.Layer or a keras.Model; got "
-            f"{type(layer).__name__} {layer!r:.80}."
-        )
+def fan_in_axes(variable: Any, conv_only: bool = False) -> Axes | None:
+    """The axes GC averages ``variable``'s gradient over, or ``None`` if it leaves it alone.
 
-
-def kernel_layouts(layer: Any) -> dict[str, KernelLayout]:
-    """The layouts of the kernels ``layer`` itself holds, by variable name.
-
-    Only the layer's own variables, not those of its sublayers (use
-    :func:`mark_kernels` for a whole model). A layer kind this module does
-    not know gets the last-axis rule with ``known=False``.
+    Those of :func:`layout_of`; ``None`` for anything that is no kernel, with
+    ``conv_only`` for a kernel of a layer that is no convolution, and when
+    each output unit has a single input weight (a Dense layer with one
+    input): GC would zero its gradient and freeze it.
 
     Args:
-        layer: A built ``keras.layers.Layer``.
-
-    Returns:
-        ``{"kernel": KernelLayout(...), ...}``: one entry per kernel (a
-        weight named ``kernel`` or ``*_kernel``), none for other weights.
+        variable: A ``keras.Variable``.
+        conv_only: Only the kernels of conv layers, the paper's GCC.
 
     Raises:
-        TypeError: ``layer`` is not a Keras layer.
-
-    Example:
-        >>> layer = keras.layers.Conv2DTranspose(8, 3)
-        >>> layer.build((None, 5, 5, 4))
-        >>> kernel_layouts(layer)["kernel"].fan_in_axes  # kernel (3, 3, 8, 4)
-        (0, 1, 3)
+        TypeError: ``conv_only`` is not a bool.
     """
-    _check_layer(layer, "kernel_layouts")
-    return _layer_layouts(layer)[0]
+    conv_only = check_conv_only(conv_only)
+    layout = layout_of(variable)
+    if layout is None or (conv_only and not layout.conv) or not layout.fan_in_axes:
+        return None
+    if fan_in_size(tuple(variable.shape), layout.fan_in_axes) <= 1:
+        return None
+    return layout.fan_in_axes
 
 
-def _walk(layer: Any) -> Iterator[Any]:
-    flatten = getattr(layer, "_flatten_layers", None)
-    if flatten is not None:
-        yield from flatten(include_self=True, recursive=True)
-    else:  # pragma: no cover - every Keras 3 layer has _flatten_layers
-        yield layer
+def gc_applies_to(variable: Any, conv_only: bool = False) -> bool:
+    """True if GC applies to ``variable``: its :func:`fan_in_axes` are not ``None``.
+
+    Args:
+        variable: A ``keras.Variable``.
+        conv_only: Only the kernels of conv layers, the paper's GCC.
+    """
+    return fan_in_axes(variable, conv_only=conv_only) is not None
 
 
-def _rnn_cells(layers: list[Any]) -> dict[int, Any]:
-    """``id(cell) -> RNN layer`` for every cell of every RNN layer in ``layers``."""
-    parents: dict[int, Any] = {}
-    rnn = _classes("RNN")
-    stacked = _classes("StackedRNNCells")
-    for layer in layers:
-        if _is_a(layer, rnn):
-            cells = [layer.cell]
-            while cells:
-                cell = cells.pop()
-                parents[id(cell)] = layer
-                if _is_a(cell, stacked):
-                    cells.extend(cell.cells)
-    return parents
+_GUESSED = (
+    "Gradient Centralization has no recorded layout for the kernel(s) {paths}, and their "
+    "paths name no layer kind that tells which axes feed each output unit (a layer named "
+    "otherwise than by Keras, or an EinsumDense: its equation decides). It averages over "
+    "every axis but the last, right for Dense and ConvND kernels, wrong for transposed, "
+    "depthwise and most einsum kernels. Fix: call gc_tutorial.mark_kernels(model) once "
+    "the model is built, or train a gc_tutorial.GCModel. (Given once per variable.)"
+)
+_UNKNOWN_KIND = (
+    "gc_tutorial.mark_kernels does not know the layer kind of the kernel(s) {paths}: GC "
+    "averages them over every axis but the last, as Dense and ConvND kernels. If that is "
+    "not their layout, name them otherwise (not 'kernel' or '*_kernel') to leave them out."
+)
+_LORA_MESSAGE = (
+    "Gradient Centralization does not apply to the LoRA factors {paths}: centralizing A "
+    "and B apart would not centralize their update A @ B, so they are trained as the "
+    "plain optimizer trains them. (Given once per variable.)"
+)
 
 
 def _warn_once(variables: list[Any], kind: str, message: str) -> None:
-    """Warn ``message`` (``{paths}`` in it) for those ``variables`` not yet warned of ``kind``.
-
-    Each variable gets each kind of warning once: the variable carries the
-    kinds it had.
-    """
+    """Warn ``message`` (``{paths}`` in it) of those ``variables`` not yet warned of ``kind``."""
     fresh = []
     for variable in variables:
         had: frozenset[str] = getattr(variable, _WARNED, frozenset())
-        if kind in had:
-            continue
-        with contextlib.suppress(AttributeError, TypeError):  # a variable without __dict__
-            setattr(variable, _WARNED, had | {kind})
-        fresh.append(variable)
+        if kind not in had:
+            with contextlib.suppress(AttributeError, TypeError):  # a variable without __dict__
+                setattr(variable, _WARNED, had | {kind})
+            fresh.append(variable)
     if fresh:
         paths = ", ".join(repr(str(getattr(v, "path", None) or v.name)) for v in fresh)
-        warnings.warn(message.format(paths=paths), GCWarning, stacklevel=3)
+        warnings.warn(message.format(paths=paths), GCWarning, stacklevel=4)
 
 
-_UNKNOWN_KIND = (
-    "gc_tutorial.mark_kernels does not know the layer kind of the kernel(s) {paths}: "
-    "it records the last-axis rule for them (output units on the last axis, as in "
-    "Dense and ConvND kernels), so Gradient Centralization averages over every other "
-    "axis. If that is not your layer's layout, set the variable's layout yourself: "
-    "variable._gc_layout = gc_tutorial.KernelLayout(...)."
-)
+def _guessed(variable: Any) -> bool:
+    """Whether ``variable``'s layout is a guess that could be wrong."""
+    layout = layout_of(variable)
+    if layout is None or layout.known:
+        return False
+    return len(variable.shape) >= 3 or layout.layer == "EinsumDense"
+
+
+def kernel_axes(variables: Sequence[Any], conv_only: bool = False) -> list[Axes | None]:
+    """:func:`fan_in_axes` of each variable, warning once per variable of guesses and LoRA."""
+    axes = [fan_in_axes(v, conv_only) for v in variables]
+    guessed = [v for v, a in zip(variables, axes, strict=True) if a is not None and _guessed(v)]
+    _warn_once(guessed, "guess", _GUESSED)
+    _warn_once([v for v in variables if _weight_name(v) in _LORA], "lora", _LORA_MESSAGE)
+    return axes
+
+
+def _kind_of(layer: Any) -> str | None:
+    """The first Keras class of the table in ``layer``'s MRO: subclasses get their parent's."""
+    for cls in type(layer).__mro__:
+        if cls.__name__ in _KINDS and cls.__module__.startswith("keras."):
+            return cls.__name__
+    return None
 
 
 def mark_kernels(model: Any) -> dict[str, KernelLayout]:
     """Record on every kernel of ``model`` the axes GC averages over.
 
-    Walks every layer, nested layers included (the cells of RNN layers, the
-    forward and backward layers of ``Bidirectional``, the ``EinsumDense``
-    projections of ``MultiHeadAttention``), and stores each kernel's
-    :class:`KernelLayout` on the variable itself. The GC optimizers,
-    :func:`gc_tutorial.centralize_gradients` and ``GCModel`` then average
-    each kernel over its real fan-in, and ``conv_only=True`` picks conv
-    layers by kind. Call it once the model is built (after ``keras.Input``,
-    ``model.build(...)`` or a first call), before training; calling it again
-    is harmless. Frozen kernels are marked too, for later fine-tuning.
-
-    A kernel with 3 or more axes of a layer kind this module does not know
-    (a custom layer) gets the last-axis rule and one :class:`GCWarning`.
+    Walks every layer, nested ones included (RNN cells, ``Bidirectional``'s
+    layers, ``MultiHeadAttention``'s projections), and records each kernel's
+    :class:`KernelLayout` on the variable (:func:`layout_of` reads it):
+    whatever the layers are named, each kernel is then averaged over its
+    real fan-in, and ``conv_only=True`` picks conv layers by kind. Call it
+    once the model is built; calling it again is harmless. A kernel with 3
+    or more axes of a layer kind the table does not know (a custom layer)
+    gets the last-axis rule and one :class:`GCWarning`.
 
     Args:
         model: A ``keras.Model`` or any ``keras.layers.Layer``.
@@ -386,37 +356,42 @@ def mark_kernels(model: Any) -> dict[str, KernelLayout]:
         >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2DTranspose(4, 3)])
         >>> mark_kernels(model)
         {'sequential/conv2d_transpose/kernel': KernelLayout(layer='Conv2DTranspose', ...)}
-        >>> model.compile(optimizer=gc_tutorial.GCAdam(), loss="mse")
     """
-    _check_layer(model, "mark_kernels")
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(
+            "mark_kernels expects a keras.layers.Layer or a keras.Model; got "
+            f"{type(model).__name__} {model!r:.80}."
+        )
     if not model.weights and not model.built:
         raise ValueError(
             f"mark_kernels: {model.name!r} is not built yet, so it has no kernels to "
             "mark. Build it first: give it a keras.Input, call model.build(input_shape) "
             "or call it on a batch."
         )
-    layers = list(_walk(model))
-    parents = _rnn_cells(layers)
+    layers = list({id(layer): layer for layer in model._flatten_layers()}.values())
+    kinds = {id(layer): type(layer).__name__ for layer in layers}
+    for layer in layers:  # an RNN cell reports its RNN layer's kind
+        cells = [layer.cell] if isinstance(layer, keras.layers.RNN) else []
+        while cells:
+            cell = cells.pop()
+            kinds[id(cell)] = type(layer).__name__
+            cells.extend(getattr(cell, "cells", []))  # StackedRNNCells
     marked: dict[str, KernelLayout] = {}
-    guessed: list[Any] = []
-    seen: set[int] = set()
+    guessed = []
     for layer in layers:
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        layouts, unknown = _layer_layouts(layer, parents.get(id(layer)))
-        guessed.extend(unknown)
-        for variable in _own_variables(layer):
-            layout = layouts.get(_short_name(variable))
-            if layout is None:
+        kind = _kind_of(layer)
+        for kernel in [*layer._trainable_variables, *layer._non_trainable_variables]:
+            if not is_kernel(kernel):
                 continue
-            setattr(variable, _ATTRIBUTE, layout)
-            marked[str(getattr(variable, "path", variable.name))] = layout
-    _warn_once(guessed, "unknown-kind", _UNKNOWN_KIND)
+            rank = len(kernel.shape)
+            name = _weight_name(kernel)
+            axes = None if kind is None else _fan_in_by_kind(kind, name, rank, layer)
+            if kind is None or axes is None:  # a layer kind the table does not know
+                guessed += [kernel] if rank >= 3 else []
+                layout = KernelLayout(kinds[id(layer)], _all_but(rank, -1), rank >= 3, False)
+            else:
+                layout = KernelLayout(kinds[id(layer)], axes, _KINDS[kind][1])
+            setattr(kernel, _MARK, layout)
+            marked[str(getattr(kernel, "path", kernel.name))] = layout
+    _warn_once(guessed, "guess", _UNKNOWN_KIND)
     return marked
-
-
-def layout_of(variable: Any) -> KernelLayout | None:
-    """The :class:`KernelLayout` :func:`mark_kernels` recorded on ``variable``, if any."""
-    layout = getattr(variable, _ATTRIBUTE, None)
-    return layout if isinstance(layout, KernelLayout) else None

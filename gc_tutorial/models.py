@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 
 import keras
 from keras import ops
+from keras.src.models.functional import Functional
+from keras.src.utils.python_utils import default
 
-from gc_tutorial.layouts import mark_kernels
-from gc_tutorial.plans import centralize_in_place
+from gc_tutorial import _fast
+from gc_tutorial.layouts import check_conv_only, mark_kernels
 
 __all__ = ["GCModel"]
 
@@ -33,13 +35,6 @@ def _functional_init_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         or (len(args) == 1 and "outputs" in kwargs)
         or ("inputs" in kwargs and "outputs" in kwargs)
     )
-
-
-def _functional_base() -> type:
-    """Keras's ``Functional`` model class (not exported under a public name)."""
-    from keras.src.models.functional import Functional
-
-    return Functional
 
 
 def _functional_class(cls: type[_M]) -> type[_M]:
@@ -64,7 +59,7 @@ def _functional_class(cls: type[_M]) -> type[_M]:
             "__doc__": cls.__doc__,
         }
         made = types.new_class(
-            cls.__name__, (cls, _functional_base()), exec_body=lambda ns: ns.update(namespace)
+            cls.__name__, (cls, Functional), exec_body=lambda ns: ns.update(namespace)
         )
         setattr(cls, _FUNCTIONAL_CLASS, made)
         _serialize_as(made, cls)
@@ -107,22 +102,23 @@ class GCModel(keras.Model):
     weights as ``gc_tutorial.GCAdam`` and the other GC optimizers in their
     default ``where="gradient"`` form.
 
-    Where ``keras.Model``'s own steps allow for something, so does this one:
-    a ``compute_loss`` override without the ``training`` argument (Keras
-    before 3.3), a model with nothing to train (a warning, and no update),
-    optional inputs given as ``None``. A functional ``GCModel`` is an
-    instance of a subclass of ``GCModel`` and Keras's ``Functional`` made for
-    it (named ``GCModel`` too); ``GCModel`` itself stays a plain subclass of
-    ``keras.Model``, so subclassed ``GCModel`` models work in the same
-    process.
+    It behaves as ``keras.Model`` does, functional or subclassed, built
+    before ``fit`` or by it, saved and loaded, pickled or cloned
+    (``keras.models.clone_model`` rebuilds a functional one from its graph,
+    as any ``Functional`` subclass: set ``conv_only`` again), under a
+    ``train_step`` of your own that calls this one. Where Keras's steps
+    allow for something, so does this one: a ``compute_loss`` override
+    without the ``training`` argument (Keras before 3.3), nothing to train
+    (a warning, and no update), optional inputs given as ``None``. A
+    functional ``GCModel`` is an instance of a subclass of ``GCModel`` and
+    Keras's ``Functional`` made once for it (named ``GCModel`` too), so
+    ``GCModel`` itself stays a plain subclass of ``keras.Model``.
 
-    Before its first training step it records each kernel's layout on the
-    kernel (:func:`gc_tutorial.layouts.mark_kernels`), so that transposed,
-    depthwise and einsum kernels are centralized over their real fan-in
-    rather than over every axis but the last.
-
-    The gradients pass through :meth:`transform_gradients`, which a subclass
-    may override to do something else with them (clip, add noise, log).
+    The gradients pass through :meth:`transform_gradients`, which knows the
+    model's layers: it records each kernel's layout
+    (:func:`gc_tutorial.mark_kernels`) once the model is built, so every
+    kernel is centralized over its real fan-in whatever its layer's name. A
+    subclass may override it to do something else with the gradients.
 
     Prefer it to a GC optimizer when the training step is yours anyway (extra
     losses, several optimizers, gradient surgery); otherwise a GC optimizer
@@ -140,19 +136,15 @@ class GCModel(keras.Model):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """Hand out the functional form of ``cls`` for ``cls(inputs, outputs)``."""
-        if _functional_init_arguments(args, kwargs) and not issubclass(cls, _functional_base()):
+        if _functional_init_arguments(args, kwargs) and not issubclass(cls, Functional):
             made = _functional_class(cls)
             return super(GCModel, made).__new__(made, *args, **kwargs)
         return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args: Any, conv_only: bool = False, **kwargs: Any):
         """Build the model as ``keras.Model`` does and keep ``conv_only``."""
-        if not isinstance(conv_only, bool):
-            raise TypeError(
-                f"{type(self).__name__}: conv_only must be True or False (a bool); "
-                f"got {conv_only!r} ({type(conv_only).__name__})."
-            )
-        if _functional_init_arguments(args, kwargs) and not isinstance(self, _functional_base()):
+        check_conv_only(conv_only, owner=f"{type(self).__name__}: ")
+        if _functional_init_arguments(args, kwargs) and not isinstance(self, Functional):
             # A subclass whose own __init__ passes (inputs, outputs) on: its
             # __new__ did not see them. Keras would rewrite the class
             # hierarchy here; switch this instance to the functional form.
@@ -169,10 +161,12 @@ class GCModel(keras.Model):
     def transform_gradients(self, grads: list[Any], variables: list[Any]) -> list[Any]:
         """Centralize the kernels' gradients; override to transform them otherwise.
 
-        As the GC optimizers do (:func:`gc_tutorial.plans.centralize_in_place`):
-        on PyTorch the gradients this step hands over are the variables' own
-        ``.grad`` buffers, which it clears before the next backward pass, so
-        they are centralized in place; elsewhere into new tensors.
+        On its first call (the model is built by then) it records each
+        kernel's layout (:func:`gc_tutorial.mark_kernels`). Then it
+        centralizes as the GC optimizers do: on PyTorch the gradients this
+        step hands over are the variables' own ``.grad`` buffers, which it
+        clears before the next backward pass, so in place; elsewhere into new
+        tensors.
 
         Args:
             grads: One gradient per variable (backend tensors; ``None`` for a
@@ -182,11 +176,13 @@ class GCModel(keras.Model):
         Returns:
             The gradients to hand to the optimizer, in the same order.
         """
-        return centralize_in_place(grads, variables, self.conv_only)
+        if not getattr(self, "_kernels_marked", False):
+            mark_kernels(self)
+            self._kernels_marked = True
+        return _fast.with_gc(grads, variables, self.conv_only, list)
 
     def train_step(self, *args: Any) -> Any:
         """Run this backend's training step, which centralizes the gradients."""
-        self._mark_kernels()
         backend = keras.backend.backend()
         if backend == "jax":
             return self._jax_train_step(*args)
@@ -195,18 +191,6 @@ class GCModel(keras.Model):
         if backend == "tensorflow":
             return self._tensorflow_train_step(*args)
         raise RuntimeError(f"GCModel has no train_step for the {backend!r} backend.")
-
-    def _mark_kernels(self) -> None:
-        """Record, once, on each kernel the axes GC averages over (:func:`mark_kernels`).
-
-        Transposed, depthwise and einsum kernels do not have their output
-        units on the last axis; marked, they are centralized over their real
-        fan-in. Runs in Python before the first step is traced (TensorFlow,
-        JAX) or run (PyTorch), once ``fit`` has built every variable.
-        """
-        if not getattr(self, "_kernels_marked", False):
-            mark_kernels(self)
-            self._kernels_marked = True
 
     def _training_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> Any:
         """``compute_loss`` in training, with or without its ``training`` argument."""
@@ -296,8 +280,7 @@ class GCModel(keras.Model):
         ]
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
+    @default  # as Keras's own: a subclass without one gets the config of its arguments
     def get_config(self) -> dict[str, Any]:
         """The ``keras.Model`` config plus ``conv_only``."""
-        config = super().get_config()
-        config["conv_only"] = self.conv_only
-        return config
+        return {**super().get_config(), "conv_only": self.conv_only}

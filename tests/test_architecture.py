@@ -21,8 +21,6 @@ ARCHITECTURE = ROOT / "ARCHITECTURE.md"
 
 # Modules that need no test file of their own, and why.
 UNTESTED = {
-    "gc_tutorial/torch_pass.py": "PyTorch only; tests/library/test_plans.py checks the PyTorch "
-    "pass against the per-tensor one on every backend",
     "gc_tutorial/book/experiments/__main__.py": "the command line; tests/book/experiments/"
     "test_runner.py and test_plan.py run it",
 }

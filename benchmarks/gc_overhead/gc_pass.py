@@ -5,12 +5,12 @@ for the subtraction) and writes it once, so no implementation can take less
 than ``3 x 4 bytes x (centralized parameters) / memory bandwidth``: the
 *floor*, computed with the copy bandwidth measured in the same run.
 
-The pass is ``gc_tutorial.centralize_gradients`` over tensors of the model's
-weight shapes (the values do not matter for the time), with the model's
-variables, so exactly the kernels GC touches in training are centralized.
-On PyTorch it is also timed as the GC optimizers and ``GCModel`` run it in
-training: :func:`gc_tutorial.plans.centralize_in_place` on the variables'
-own ``.grad`` buffers, with no new tensors.
+The pass is the one the GC optimizers and ``GCModel`` run in training,
+``GCModel.transform_gradients`` (of a ``GCModel`` on the model's own graph),
+over tensors of the model's weight shapes (the values do not matter for the
+time), with the model's variables, so exactly the kernels GC touches in
+training are centralized. On PyTorch it is also timed on the variables' own
+``.grad`` buffers, which it centralizes in place, with no new tensors.
 It is timed inside the backend's compiler -- ``tf.function`` with and
 without XLA on TensorFlow, ``jax.jit`` on JAX, eagerly on PyTorch (the
 Keras PyTorch trainer runs eagerly unless ``jit_compile=True``) -- next to a
@@ -27,8 +27,7 @@ import keras
 import numpy as np
 
 from benchmarks.gc_overhead.timing import summary_ms, time_calls
-from gc_tutorial import centralize_gradients, gc_applies_to
-from gc_tutorial.plans import centralize_in_place
+from gc_tutorial import GCModel, gc_applies_to
 
 __all__ = ["BYTES_PER_PARAMETER", "PASSES", "compilers", "gc_pass_rows", "weight_shaped"]
 
@@ -115,8 +114,9 @@ def gc_pass_rows(
     traffic = PASSES * BYTES_PER_PARAMETER * centralized
     floor_s = traffic / (bandwidth_gb_s * 1e9)
     backend_compilers = compilers()
+    centralize = GCModel(model.inputs, model.outputs).transform_gradients
     passes = [
-        (name, compile_, lambda gs: centralize_gradients(gs, variables), grads)
+        (name, compile_, lambda gs: centralize(gs, variables), grads)
         for name, compile_ in backend_compilers.items()
     ]
     if keras.backend.backend() == "torch":
@@ -124,7 +124,7 @@ def gc_pass_rows(
             (
                 "eager, in place on .grad",
                 backend_compilers["eager"],
-                lambda gs: centralize_in_place(gs, variables, False),
+                lambda gs: centralize(gs, variables),
                 _as_grad_buffers(variables, grads),
             )
         )

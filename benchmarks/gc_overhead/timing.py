@@ -70,14 +70,6 @@ def _as_rounds(samples: Sequence[float] | Sequence[Sequence[float]]) -> list[np.
     return [np.asarray(r, dtype=float) for r in samples if len(r)]
 
 
-def _bootstrap_medians(
-    rounds: list[np.ndarray], resamples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Medians of ``resamples`` stratified resamples (steps redrawn within each round)."""
-    drawn = [r[rng.integers(0, r.size, (resamples, r.size))] for r in rounds]
-    return np.median(np.concatenate(drawn, axis=1), axis=1)
-
-
 def ratio_interval(
     baseline: Sequence[float] | Sequence[Sequence[float]],
     treated: Sequence[float] | Sequence[Sequence[float]],
@@ -96,7 +88,9 @@ def ratio_interval(
 
     Otherwise (flat samples, or rounds that do not pair) it is
     ``median(treated) / median(baseline)``, with the steps resampled
-    within each round of each arm.
+    within each round of each arm (a round of one step stays as it is).
+
+    The intervals are ``scipy.stats.bootstrap``'s percentile intervals.
 
     Args:
         baseline: The baseline's step times: per round (a list of lists, as
@@ -109,20 +103,44 @@ def ratio_interval(
     Returns:
         ``(ratio, low, high)``.
     """
+    from scipy import stats
+
     base, treat = _as_rounds(baseline), _as_rounds(treated)
-    rng = np.random.default_rng(seed)
-    tail = 100 * (1 - level) / 2
     if len(base) == len(treat) >= 2:
-        per_round = np.array(
-            [np.median(t) / np.median(b) for b, t in zip(base, treat, strict=True)]
+        data: tuple[np.ndarray, ...] = (
+            np.array([np.median(t) / np.median(b) for b, t in zip(base, treat, strict=True)]),
         )
-        drawn = per_round[rng.integers(0, per_round.size, (resamples, per_round.size))]
-        low, high = np.percentile(np.median(drawn, axis=1), [tail, 100 - tail])
-        return float(np.median(per_round)), float(low), float(high)
-    ratio = float(np.median(np.concatenate(treat)) / np.median(np.concatenate(base)))
-    ratios = _bootstrap_medians(treat, resamples, rng) / _bootstrap_medians(base, resamples, rng)
-    low, high = np.percentile(ratios, [tail, 100 - tail])
-    return ratio, float(low), float(high)
+        statistic: Callable[..., Any] = np.median
+    else:  # steps resampled within each round of each arm; a round of one step stays
+        varied = [
+            (arm, r) for arm, rounds in enumerate((treat, base)) for r in rounds if r.size > 1
+        ]
+        fixed = [
+            np.concatenate([[], *(r for r in rounds if r.size == 1)]) for rounds in (treat, base)
+        ]
+        data = tuple(r for _, r in varied)
+
+        def statistic(*samples: np.ndarray, axis: int = -1) -> Any:
+            batch = samples[0].shape[:-1] if samples else ()
+            medians = []
+            for arm in (0, 1):
+                drawn = [s for s, (a, _) in zip(samples, varied, strict=True) if a == arm]
+                drawn.append(np.broadcast_to(fixed[arm], (*batch, fixed[arm].size)))
+                medians.append(np.median(np.concatenate(drawn, axis=-1), axis=-1))
+            return medians[0] / medians[1]
+
+    estimate = float(statistic(*data))
+    if not data:  # nothing to resample
+        return estimate, estimate, estimate
+    interval = stats.bootstrap(
+        data,
+        statistic,
+        n_resamples=resamples,
+        confidence_level=level,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    ).confidence_interval
+    return estimate, float(interval.low), float(interval.high)
 
 
 def summary_ms(seconds: Sequence[float] | Sequence[Sequence[float]]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from gc_tutorial import (
     KernelLayout,
     centralize_gradient,
     centralize_gradients,
-    centralizes,
     fan_in_axes,
     gc_applies_to,
     mark_kernels,
@@ -222,12 +221,6 @@ def test_gc_applies_to_kernels_only(name, shape, expected):
 def test_conv_only_centralizes_conv_kernels_only():
     assert gc_applies_to(_variable((3, 3, 2, 4), "kernel"), conv_only=True)
     assert not gc_applies_to(_variable((5, 4), "kernel"), conv_only=True)
-
-
-def test_the_old_name_centralizes_still_answers_but_warns_that_it_is_deprecated():
-    kernel = _variable((5, 4), "kernel")
-    with pytest.warns(DeprecationWarning, match="gc_applies_to"):
-        assert centralizes(kernel) is gc_applies_to(kernel)
 
 
 def test_centralize_gradients_with_variables_leaves_non_kernels_alone():

@@ -33,7 +33,6 @@ from gc_tutorial import (
     centralize_gradients,
     centralized,
     einsum_fan_in_axes,
-    kernel_layouts,
     mark_kernels,
 )
 
@@ -293,14 +292,14 @@ def test_einsum_equations_that_are_not_einsum_dense_ones_are_refused(bad):
         einsum_fan_in_axes(bad)
 
 
-def test_kernel_layouts_of_one_layer_and_the_conv_lstm_cell():
+def test_the_layouts_of_one_layer_and_the_conv_lstm_cell():
     layer = L.Conv2DTranspose(5, 3)
     layer.build((None, 4, 4, 2))
-    assert kernel_layouts(layer)["kernel"].fan_in_axes == (0, 1, 3)
+    assert mark_kernels(layer)[layer.kernel.path].fan_in_axes == (0, 1, 3)
     conv_lstm = L.ConvLSTM2D(2, 3)
     conv_lstm.build((None, 2, 4, 4, 3))
     layouts = mark_kernels(conv_lstm)
     assert {v.layer for v in layouts.values()} == {"ConvLSTM2D"}
     assert {(v.fan_in_axes, v.conv) for v in layouts.values()} == {((0, 1, 2), True)}
-    with pytest.raises(TypeError, match="kernel_layouts expects a keras.layers.Layer"):
-        kernel_layouts("dense")
+    with pytest.raises(TypeError, match="mark_kernels expects a keras.layers.Layer"):
+        mark_kernels("dense")

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import cnn_data, small_cnn
-from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train
+from helpers import LOSS, fresh_copy, kernel_unit_means, max_difference, train, unit_means_of
 
 from gc_tutorial import GCAdam, GCModel
 from gc_tutorial.layouts import GCWarning, layout_of
@@ -347,3 +347,131 @@ def test_conv_only_that_is_not_a_bool_is_refused_naming_the_accepted_values(conv
     assert repr(conv_only) in message and type(conv_only).__name__ in message
     with pytest.raises(TypeError, match="conv_only must be True or False"):
         TwoDense(conv_only=conv_only)
+
+
+# Issue #32, item 3: GCModel behaves as keras.Model does in every case ------------------------
+
+
+@keras.saving.register_keras_serializable(package="gc_tutorial_tests")
+class ConvNet(GCModel):
+    """A subclassed GCModel: a Conv1D and a Dense made in ``__init__``, used in ``call``."""
+
+    def __init__(self, units=3, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.conv = keras.layers.Conv1D(4, 3)
+        self.flatten = keras.layers.Flatten()
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, x):
+        return self.dense(self.flatten(self.conv(x)))
+
+
+class StepSeen:
+    """A user's ``train_step`` on top of GCModel's: it runs, then GCModel's step."""
+
+    seen = False
+
+    def train_step(self, *args):
+        StepSeen.seen = True
+        return super().train_step(*args)
+
+
+@keras.saving.register_keras_serializable(package="gc_tutorial_tests")
+class ConvNetWithStep(StepSeen, ConvNet):
+    pass
+
+
+@keras.saving.register_keras_serializable(package="gc_tutorial_tests")
+class GCModelWithStep(StepSeen, GCModel):
+    pass
+
+
+def conv_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(2)
+    return rng.normal(size=(32, 6, 2)).astype("float32"), rng.normal(size=(32, 3)).astype("float32")
+
+
+def gc_model(kind: str, conv_only: bool = False, own_step: bool = False) -> keras.Model:
+    """The same Conv1D + Dense network as a functional or a subclassed GCModel."""
+    if kind == "functional":
+        inputs = keras.Input((6, 2))
+        x = keras.layers.Flatten()(keras.layers.Conv1D(4, 3)(inputs))
+        model_class = GCModelWithStep if own_step else GCModel
+        return model_class(inputs, keras.layers.Dense(3)(x), conv_only=conv_only)
+    model = (ConvNetWithStep if own_step else ConvNet)(conv_only=conv_only)
+    if kind == "subclassed, built before fit":
+        model(conv_data()[0][:1])
+    return model
+
+
+def fit(model: keras.Model, epochs: int = 1) -> None:
+    x, y = conv_data()
+    model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0)
+
+
+def assert_trains_with_gc(model: keras.Model, conv_only: bool) -> None:
+    """Compiled with plain SGD, only GC keeps the kernels' unit means where they were."""
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    kernels = [v for v in model.trainable_variables if v.name == "kernel"]
+    assert [len(k.shape) for k in kernels] == [3, 2]  # the conv kernel, the dense kernel
+    before = [unit_means_of(k) for k in kernels]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GCWarning)  # every layout is known
+        fit(model, epochs=2)
+    for kernel, start in zip(kernels, before, strict=True):
+        kept = len(kernel.shape) == 3 or not conv_only
+        moved = np.abs(unit_means_of(kernel) - start).max()
+        assert (moved < 1e-5) if kept else (moved > 1e-4), (kernel.path, moved)
+
+
+KINDS = ["functional", "subclassed", "subclassed, built before fit"]
+
+
+@pytest.mark.parametrize("conv_only", [False, True], ids=["GC", "GCC"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_gcmodel_fits_as_keras_model_does(kind, conv_only):
+    model = gc_model(kind, conv_only)
+    model.compile(optimizer="adam", loss="mse")
+    fit(model)  # builds a subclassed model that is not built yet, as keras.Model's fit does
+    assert_trains_with_gc(model, conv_only)
+
+
+def saved_and_loaded(model: keras.Model, tmp_path) -> keras.Model:
+    model.save(tmp_path / "model.keras")
+    return keras.models.load_model(tmp_path / "model.keras")
+
+
+RESTORED = {
+    "save and load": saved_and_loaded,
+    "pickle": lambda model, tmp_path: pickle.loads(pickle.dumps(model)),
+    "clone_model": lambda model, tmp_path: keras.models.clone_model(model),
+}
+
+
+@pytest.mark.parametrize("restore", RESTORED.values(), ids=RESTORED.keys())
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_restored_gcmodel_is_the_same_kind_of_model_and_trains_with_gc(kind, restore, tmp_path):
+    model = gc_model(kind, conv_only=True)
+    model.compile(optimizer="adam", loss="mse")
+    fit(model)
+    restored = restore(model, tmp_path)
+    assert type(restored) is type(model) and isinstance(restored, GCModel)
+    if kind == "functional" and restore is RESTORED["clone_model"]:
+        # clone_model rebuilds a functional model from its graph and name alone, as it
+        # does any subclass of Keras's Functional: the class, not other arguments.
+        restored.conv_only = True
+    assert restored.conv_only is True
+    if restore is not RESTORED["clone_model"]:  # a clone has weights of its own
+        assert max_difference(restored.get_weights(), model.get_weights()) == 0.0
+    assert_trains_with_gc(restored, conv_only=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_users_train_step_on_top_of_gcmodels_runs_and_gc_still_applies(kind):
+    StepSeen.seen = False
+    model = gc_model(kind, own_step=True)
+    model.compile(optimizer="sgd", loss="mse")
+    fit(model)
+    assert StepSeen.seen
+    assert_trains_with_gc(model, conv_only=False)

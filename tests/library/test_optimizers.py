@@ -586,14 +586,21 @@ def quiet_apply(optimizer, grads, variables) -> None:
 # Item 1: each kernel is averaged over its layer's fan-in ------------------------------------
 
 
-def attention_model(mark: bool) -> keras.Model:
-    """MultiHeadAttention, Conv1DTranspose, DepthwiseConv1D, Conv1D and Dense kernels."""
+def attention_model(mark: bool, names: bool = False) -> keras.Model:
+    """MultiHeadAttention, Conv1DTranspose, DepthwiseConv1D, Conv1D and Dense kernels.
+
+    With ``names``, each layer has a name of its own (``my_`` and its default name).
+    """
+
+    def named(kind: str) -> dict:
+        return {"name": f"my_{kind}"} if names else {}
+
     inputs = keras.Input((6, 4))
-    x = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(inputs, inputs)
-    x = keras.layers.Conv1DTranspose(5, 3)(x)
-    x = keras.layers.DepthwiseConv1D(3, depth_multiplier=2)(x)
-    x = keras.layers.Conv1D(3, 2)(x)
-    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(x))
+    x = keras.layers.MultiHeadAttention(2, 3, **named("multi_head_attention"))(inputs, inputs)
+    x = keras.layers.Conv1DTranspose(5, 3, **named("conv1d_transpose"))(x)
+    x = keras.layers.DepthwiseConv1D(3, depth_multiplier=2, **named("depthwise_conv1d"))(x)
+    x = keras.layers.Conv1D(3, 2, **named("conv1d"))(x)
+    outputs = keras.layers.Dense(2, **named("dense"))(keras.layers.Flatten()(x))
     model = keras.Model(inputs, outputs)
     if mark:
         mark_kernels(model)
@@ -614,7 +621,7 @@ CONV_LAYERS = ("conv1d_transpose", "depthwise_conv1d", "conv1d")
 
 
 def layer_of(variable) -> str:
-    name = variable.path.split("/")[-2]
+    name = variable.path.split("/")[-2].removeprefix("my_")
     return next(k for k in sorted(FAN_IN, key=len, reverse=True) if name.startswith(k))
 
 
@@ -668,15 +675,38 @@ def test_conv_only_centralizes_conv_layers_only_not_attention(where):
         )
 
 
-def test_unmarked_attention_kernels_fall_back_to_the_rank_rule_with_a_warning():
+@pytest.mark.parametrize("where", ["gradient", "update"])
+def test_unmarked_kernels_under_keras_default_names_step_as_marked_ones(where):
+    """Issue #32, item 4: the variables' paths name their layers; no mark, no warning."""
+    keras.utils.set_random_seed(1)
     model = attention_model(mark=False)
+    weights = model.get_weights()
+    results = {}
+    for mark in (False, True):
+        model.set_weights(weights)
+        if mark:
+            mark_kernels(model)
+        variables = model.trainable_variables
+        rng = np.random.default_rng(0)
+        grads = [ops.convert_to_tensor(rng.normal(size=v.shape), "float32") for v in variables]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", GCWarning)
+            GCSGD(0.5, where=where).apply(grads, variables)
+        results[mark] = [ops.convert_to_numpy(v) for v in variables]
+    for unmarked, marked in zip(results[False], results[True], strict=True):
+        np.testing.assert_allclose(unmarked, marked, atol=1e-6)
+
+
+def test_kernels_of_layers_with_names_of_their_own_fall_back_to_the_rank_rule_with_a_warning():
+    model = attention_model(mark=False, names=True)
     variables = model.trainable_variables
     grads = [ops.ones(v.shape) for v in variables]
     with pytest.warns(GCWarning, match="no recorded layout") as caught:
         centralize_gradients(grads, variables, conv_only=True)
     message = str(caught[0].message)
-    assert "/query/kernel" in message and "conv1d_transpose" in message
-    assert "dense" not in message  # two axes: Dense, no guess
+    assert "/query/kernel" in message and "my_conv1d_transpose" in message
+    assert "my_dense" not in message  # two axes: Dense, no guess
+    assert "mark_kernels(model)" in message and "GCModel" in message
 
 
 # Item 3: LoRA factors are trained as without GC, with one warning ------------------------------

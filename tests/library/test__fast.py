@@ -1,14 +1,17 @@
-"""Specification of GC over a whole list of variables: the list's pass equals the per-tensor one.
+"""Specification of `gc_tutorial._fast`: the speed paths equal the plain arithmetic.
 
-On PyTorch, ``centralize_gradients`` and the GC optimizers centralize all
-kernels in one pass of two operations per kernel (``gc_tutorial.torch_pass``), and an
-optimizer centralizes the ``.grad`` buffers Keras hands it in place; on
-TensorFlow and JAX the pass stays per tensor inside the compiled step. On
-every backend the result must be the per-tensor operator's, kernel by kernel,
-for every layout. Run under each ``KERAS_BACKEND``.
+The GC optimizers and ``GCModel`` reach the speed paths through one call,
+``_fast.with_gc``: a plan per list of variables, on PyTorch two operations
+per kernel and the ``.grad`` buffers Keras hands an optimizer centralized in
+place, on TensorFlow ``BiasAddGrad`` for large kernels, and GC on the update.
+On every backend the result must be that of ``gc_tutorial.centralize``'s
+per-tensor operator, kernel by kernel, for every layout. Run under each
+``KERAS_BACKEND``.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import keras
 import numpy as np
@@ -19,13 +22,13 @@ from gc_tutorial import (
     GCAdam,
     GCWarning,
     GradientCentralization,
+    _fast,
     centralize_gradient,
     centralize_gradients,
     fan_in_axes,
     mark_kernels,
     unit_means,
 )
-from gc_tutorial.plans import centralize_in_place
 
 TORCH = keras.backend.backend() == "torch"
 
@@ -91,49 +94,57 @@ def test_the_mix_has_every_layout_and_weights_gc_leaves_alone():
     assert axes["dense/bias"] is None
 
 
-def test_the_list_pass_equals_the_per_tensor_pass_on_every_layout():
+def fast(grads: list, variables: list) -> list:
+    """The gradient pass of the GC optimizers and GCModel."""
+    return _fast.with_gc(grads, variables, False, list)
+
+
+# The plain pass (the public operator, per tensor) and the fast one must agree.
+PASSES = {"centralize_gradients": centralize_gradients, "_fast.with_gc": fast}
+
+
+@pytest.mark.parametrize("centralize", PASSES.values(), ids=PASSES.keys())
+def test_the_list_pass_equals_the_per_tensor_pass_on_every_layout(centralize):
     variables = mixed_variables()
     grads = [keras.ops.convert_to_tensor(g) for g in random_like(variables)]
     expected = per_tensor(grads, variables)
     unreached = [v.path for v in variables].index("conv/kernel")  # the loss does not reach it
     grads[unreached] = None
-    got = centralize_gradients(grads, variables)
+    got = centralize(grads, variables)
     assert got.pop(unreached) is None
     assert_all_close(got, expected[:unreached] + expected[unreached + 1 :])
 
 
-def test_the_list_pass_leaves_the_gradients_it_was_given_unchanged():
+@pytest.mark.parametrize("centralize", PASSES.values(), ids=PASSES.keys())
+def test_the_list_pass_takes_numpy_and_leaves_the_gradients_it_was_given_unchanged(centralize):
     variables = mixed_variables()
     given = random_like(variables)
+    assert_all_close(centralize(given, variables), per_tensor(given, variables))
     grads = [keras.ops.convert_to_tensor(g) for g in given]
-    centralize_gradients(grads, variables)
+    centralize(grads, variables)
     assert_all_close(grads, given, atol=0.0)
 
 
-def test_the_list_pass_takes_numpy_gradients_as_the_per_tensor_pass_does():
-    variables = mixed_variables()
-    grads = random_like(variables)
-    assert_all_close(centralize_gradients(grads, variables), per_tensor(grads, variables))
-
-
-def test_the_list_pass_averages_float16_kernels_in_float32():
+@pytest.mark.parametrize("centralize", PASSES.values(), ids=PASSES.keys())
+def test_the_list_pass_averages_float16_kernels_in_float32(centralize):
     layer = keras.layers.Dense(8, dtype="float16")
     layer.build((None, 4096))
     grads = [g * 40 for g in random_like(layer.trainable_variables)]  # sums past float16's max
-    got = centralize_gradients(grads, layer.trainable_variables)
+    got = centralize(grads, layer.trainable_variables)
     assert keras.backend.standardize_dtype(got[0].dtype) == "float16"
     expected = grads[0] - grads[0].astype("float64").mean(axis=0, keepdims=True)
     np.testing.assert_allclose(np.asarray(got[0], dtype="float64"), expected, rtol=1e-3, atol=0.05)
 
 
-def test_marking_kernels_after_a_first_call_changes_the_axes_used():
-    layer = keras.layers.Conv2DTranspose(3, 2)
+@pytest.mark.parametrize("centralize", PASSES.values(), ids=PASSES.keys())
+def test_marking_kernels_after_a_first_call_changes_the_axes_used(centralize):
+    layer = keras.layers.Conv2DTranspose(3, 2, name="up")  # a name of its own: no kind
     layer.build((None, 5, 5, 4))
     grads = random_like(layer.trainable_variables)
     with pytest.warns(GCWarning, match="no recorded layout"):
-        guessed = centralize_gradients(grads, layer.trainable_variables)
-    mark_kernels(layer)
-    marked = centralize_gradients(grads, layer.trainable_variables)
+        guessed = centralize(grads, layer.trainable_variables)
+    mark_kernels(layer)  # the fast pass makes its plan again
+    marked = centralize(grads, layer.trainable_variables)
     np.testing.assert_allclose(
         np.asarray(guessed[0]), centralize_gradient(grads[0], axes=(0, 1, 2)), atol=1e-6
     )
@@ -142,11 +153,15 @@ def test_marking_kernels_after_a_first_call_changes_the_axes_used():
     )
 
 
-def test_optimizer_fast_path_equals_the_public_pass():
-    variables = mixed_variables()
-    grads = [keras.ops.convert_to_tensor(g) for g in random_like(variables)]
-    expected = per_tensor(grads, variables)
-    assert_all_close(centralize_in_place(grads, variables, False), expected)
+@pytest.mark.parametrize("shape", [(1024, 256), (3, 3, 64, 128), (3, 3, 128, 64)])
+def test_the_fast_means_of_large_kernels_equal_the_plain_ones(shape):
+    """TensorFlow takes its BiasAddGrad route for these; every backend agrees with ops.mean."""
+    kernel = keras.Variable(np.zeros(shape, "float32"), name="kernel")  # of no layer
+    (grad,) = random_like([kernel])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GCWarning)  # the last-axis rule, as for the plain pass
+        (got,) = fast([keras.ops.convert_to_tensor(grad)], [kernel])
+    np.testing.assert_allclose(np.asarray(got), centralize_gradient(grad), atol=1e-5)
 
 
 @pytest.mark.skipif(not TORCH, reason="autograd's .grad buffers are PyTorch's")
@@ -161,7 +176,7 @@ def test_on_torch_the_fast_path_centralizes_grad_buffers_in_place_and_nothing_el
         if is_buffer:
             variable.value.grad = torch.tensor(grad)
         grads.append(variable.value.grad if is_buffer else torch.tensor(grad))
-    got = centralize_in_place(grads, variables, False)
+    got = fast(grads, variables)
     expected = per_tensor(given, variables)
     assert_all_close(got, expected)
     for variable, grad, out, was, is_buffer in zip(
