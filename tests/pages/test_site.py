@@ -131,7 +131,9 @@ def _toc_docnames() -> list[str]:
 
 PAGES = _toc_docnames()
 ROOT_PAGE = PAGES[0]
-CHAPTERS = PAGES[1:]
+# The notebook pages: those with a Colab link, a notebook to download and
+# figures from cell outputs. The API reference (api.md) is a page, not one.
+CHAPTERS = [page for page in PAGES[1:] if (ROOT / f"{page}.ipynb").is_file()]
 
 
 def _page_id(docname: str) -> str:

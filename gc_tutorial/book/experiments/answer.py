@@ -328,7 +328,7 @@ def _hurt(row: Mapping[str, Any]) -> bool:
 
 
 def _effect(row: Mapping[str, Any]) -> str:
-    """What a row found, in words: "lower train loss (−0.021)", "test MAE within noise"."""
+    """What a row found, in words: "lower train loss (-0.0210)", "test MAE: no difference ..."."""
     metric = f"{row['split']} {_METRIC_NAMES.get(str(row['metric']), str(row['metric']))}"
     digits = _digits(row)
     if row["verdict"] in ("lower", "higher"):
@@ -337,10 +337,10 @@ def _effect(row: Mapping[str, Any]) -> str:
         detectable = (
             ""
             if pd.isna(row["mde80"])
-            else f", a difference of {float(row['mde80']):.{digits}f} would have shown"
+            else f" (the study could detect ±{float(row['mde80']):.{digits}f})"
         )
-        return f"{metric} within noise{detectable}"
-    return f"{metric} undetermined"
+        return f"{metric}: no difference beyond noise{detectable}"
+    return f"{metric}: undetermined"
 
 
 _FORMS = {"gradient": "GC on the gradient", "update": "GC on the update"}
@@ -390,8 +390,8 @@ def optimizer_answer(table: pd.DataFrame, optimizer: str, cost: str | None = Non
     """What GC did with one optimizer, and what to do, as one Markdown paragraph.
 
     E.g. "**Adam** (20 seeds): GC on the gradient: lower train loss
-    (−0.0210), test accuracy within noise, a difference of 0.041 would have
-    shown. GC on the update: …. It costs +1.2% per training step.
+    (-0.0210); test accuracy: no difference beyond noise (the study could
+    detect ±0.041). GC on the update: …. It costs +1.2% per training step.
     **Advice: don't use GC.**"
 
     Args:
@@ -406,7 +406,7 @@ def optimizer_answer(table: pd.DataFrame, optimizer: str, cost: str | None = Non
     counted = f"{seeds[0]} seeds" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]} seeds"
     parts = []
     for arm, found in rows.groupby("treatment", sort=False):
-        effects = ", ".join(_effect(row) for row in found.to_dict("records"))
+        effects = "; ".join(_effect(row) for row in found.to_dict("records"))
         parts.append(f"{_FORMS[_form(str(arm))]}: {effects}.")
     costs = f" It costs {cost} per training step." if cost else ""
     advice = recommendation(table, optimizer)

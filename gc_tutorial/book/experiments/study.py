@@ -159,9 +159,15 @@ class Study:
     def scale(self, profile: str) -> Scale:
         """The :class:`Scale` of ``profile``.
 
+        A study without a ``"gpu"`` scale runs its ``"full"`` one in the
+        ``gpu`` profile: only the studies whose size the CPU limits (the
+        image studies) scale up on an accelerator.
+
         Raises:
             ValueError: the study has no such profile; the message lists them.
         """
+        if profile == "gpu" and profile not in self.profiles and "full" in self.profiles:
+            return self.profiles["full"]
         if profile not in self.profiles:
             raise ValueError(
                 f"Study {self.name!r} has no profile {profile!r}; use one of {list(self.profiles)}."

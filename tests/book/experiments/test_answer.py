@@ -238,8 +238,8 @@ def test_the_answer_for_an_optimizer_says_what_each_form_did_and_the_advice():
     )
     answer = optimizer_answer(table, "Adam", cost="+1.2%")
     assert answer.startswith("**Adam** (6 seeds): GC on the gradient: lower train loss (-0.0200)")
-    assert "test accuracy within noise, a difference of 0.010 would have shown." in answer
-    assert "GC on the update: train loss within noise" in answer
+    assert "test accuracy: no difference beyond noise (the study could detect ±0.010)." in answer
+    assert "GC on the update: train loss: no difference beyond noise" in answer
     assert "higher test accuracy (+0.010)" in answer
     assert answer.endswith("It costs +1.2% per training step. **Advice: use GC on the update.**")
     with pytest.raises(ValueError, match="No GC comparison with 'RMSprop'"):

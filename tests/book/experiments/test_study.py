@@ -47,3 +47,14 @@ def test_a_profile_plans_all_arms_or_its_own_in_the_studys_order():
     study = dataclasses.replace(TINY, profiles={**TINY.profiles, "few": few})
     assert study.planned_arms("smoke") == ("SGD", "SGD again", "SGD + GC")
     assert study.planned_arms("few") == ("SGD", "SGD + GC")
+
+
+def test_the_gpu_profile_runs_a_studys_full_scale_unless_it_has_its_own():
+    full = Scale(seeds=(0, 1), epochs=3, batch_size=8)
+    gpu = Scale(seeds=(0, 1), epochs=3, batch_size=8, image_size=300)
+    plain = dataclasses.replace(TINY, profiles={**TINY.profiles, "full": full})
+    assert plain.scale("gpu") is full
+    scaled = dataclasses.replace(plain, profiles={**plain.profiles, "gpu": gpu})
+    assert scaled.scale("gpu") is gpu
+    with pytest.raises(ValueError, match="no profile 'gpu'"):
+        TINY.scale("gpu")
