@@ -53,3 +53,64 @@ def test_the_quickstart_page_shows_the_readme_quickstart():
         return [line for line in text.splitlines() if line.strip()]
 
     assert lines(page) == lines(quickstart)
+
+
+# The README's answer, against the committed results ------------------------------------
+
+
+def answer_tables():
+    from gc_tutorial.book.experiments import STUDIES
+    from gc_tutorial.book.experiments.answer import learned, learning_pairs, verdict_table
+    from gc_tutorial.book.experiments.results_file import ResultsFile
+
+    studies = ROOT / "chapters" / "results" / "studies"
+    taxi = ResultsFile(studies / "nyc_taxi_full.csv").read()
+    hoh = ResultsFile(studies / "horses_or_humans_full.csv").read()
+    arms = learned(hoh, 0.60)
+    return (
+        verdict_table(taxi, STUDIES["nyc_taxi"].pairs, ("mae", "loss"), study="nyc_taxi"),
+        verdict_table(
+            hoh,
+            learning_pairs(STUDIES["horses_or_humans"].pairs, arms),
+            ("accuracy", "loss"),
+            study="horses_or_humans",
+        ),
+        arms,
+    )
+
+
+def verdicts(table, treatment, baseline, split):
+    rows = table[
+        (table["treatment"] == treatment)
+        & (table["baseline"] == baseline)
+        & (table["split"] == split)
+    ]
+    assert len(rows), (treatment, baseline, split)
+    return set(zip(rows["metric"], rows["verdict"], strict=True))
+
+
+def test_the_readmes_answer_says_what_the_answer_page_says():
+    from gc_tutorial.book.experiments.answer import recommendation
+
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    taxi, hoh, arms = answer_tables()
+    assert recommendation(taxi, "SGD momentum") == "don't use GC"
+    assert "SGD with momentum, NYC taxi fares: **don't use GC** (it lowered the training" in text
+    assert verdicts(taxi, "SGD momentum + GC", "SGD momentum", "train") == {("loss", "lower")}
+    assert {v for _, v in verdicts(taxi, "SGD momentum + GC", "SGD momentum", "test")} == {
+        "within noise"
+    }
+    assert recommendation(taxi, "Adam") == "don't use GC"
+    assert (
+        "Adam, NYC taxi fares: **don't use GC** (on the gradient it raised the test error;" in text
+    )
+    assert ("mae", "higher") in verdicts(taxi, "Adam + GC", "Adam", "test")
+    update = verdicts(taxi, "Adam + GC on the update", "Adam", "test")
+    assert {v for _, v in update} == {"within noise"}
+    assert recommendation(hoh, "Adam") == "don't use GC"
+    assert "Adam, Horses or Humans: **don't use GC** (no test figure moved beyond noise)" in text
+    for arm in ("Adam + GC", "Adam + GC on the update"):
+        assert {v for _, v in verdicts(hoh, arm, "Adam", "test")} == {"within noise"}
+    not_learned = set(arms.loc[~arms["learned"], "arm"])
+    assert {"RMSprop", "SGD momentum"} <= not_learned
+    assert "RMSprop, and SGD with momentum, on Horses or Humans: no answer yet." in text

@@ -135,7 +135,10 @@ def run_values(
             "epoch), or run a study with run_study, which evaluates the test "
             "set after every epoch."
         )
-    values = in_window.groupby(["arm", "seed"], sort=False)["value"].mean(skipna=False)
+    # A diverged run's NaN stays NaN (pandas 2 has no GroupBy.mean(skipna=False)).
+    values = in_window.groupby(["arm", "seed"], sort=False)["value"].agg(
+        lambda run: run.mean(skipna=False)
+    )
     frame = values.reset_index()
     frame.insert(2, "epoch", epoch)
     frame.insert(3, "window", window)

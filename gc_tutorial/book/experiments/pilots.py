@@ -56,7 +56,7 @@ def pilot_choice(
         raise ValueError(
             f"Some pilot runs lack validation {metric!r} in epochs {last - window + 1} to {last}."
         )
-    run_means = per_run.mean(skipna=False).reset_index()
+    run_means = per_run.agg(lambda run: run.mean(skipna=False)).reset_index()
     rates = run_means.groupby(["method", "learning_rate", "arm"], sort=False)["value"]
     table = rates.agg(mean="mean", sd="std", seeds="size").reset_index()
     finite = rates.agg(lambda values: bool(np.isfinite(values).all())).to_numpy(dtype=bool)
