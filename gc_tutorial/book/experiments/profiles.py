@@ -22,10 +22,14 @@ PROFILE_ENV = "GC_TUTORIAL_PROFILE"
 class Profile:
     """How much the book's experiments run.
 
-    Two profiles exist (see :data:`PROFILES`): ``"full"`` holds the settings
-    whose outputs the book shows; ``"smoke"`` runs the same code path with
-    few seeds, few epochs and little data, so that CI can execute every
-    chapter in minutes. Numbers from a smoke run say nothing about GC.
+    Three profiles exist (see :data:`PROFILES`): ``"full"`` holds the
+    settings whose outputs the book shows, at the 2-core CPU's scale;
+    ``"gpu"`` runs the same, with the image studies at keras.io's 300 px, on
+    an accelerator (a study without a ``"gpu"`` scale runs its ``"full"``
+    one: :meth:`~gc_tutorial.book.experiments.study.Study.scale`);
+    ``"smoke"`` runs the same code path with few seeds, few epochs and little
+    data, so that CI can execute every chapter in minutes. Numbers from a
+    smoke run say nothing about GC.
 
     What a profile runs lives in each
     :class:`~gc_tutorial.book.experiments.study.Study`, one
@@ -33,20 +37,20 @@ class Profile:
     chapter runs its studies at ``current_profile().name``.
 
     Attributes:
-        name: ``"full"`` or ``"smoke"``.
+        name: ``"full"``, ``"gpu"`` or ``"smoke"``.
     """
 
     name: str
 
 
-PROFILES: Mapping[str, Profile] = {name: Profile(name=name) for name in ("full", "smoke")}
+PROFILES: Mapping[str, Profile] = {name: Profile(name=name) for name in ("full", "gpu", "smoke")}
 
 
 def current_profile() -> Profile:
     """Return the profile named by ``GC_TUTORIAL_PROFILE`` (default ``"full"``).
 
     Raises:
-        ValueError: the variable holds anything but ``"full"`` or ``"smoke"``.
+        ValueError: the variable names none of :data:`PROFILES`.
     """
     name = os.environ.get(PROFILE_ENV, "full")
     if name not in PROFILES:

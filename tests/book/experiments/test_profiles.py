@@ -18,7 +18,7 @@ def test_profile_defaults_to_full(monkeypatch):
     assert current_profile() is PROFILES["full"]
 
 
-@pytest.mark.parametrize("name", ["full", "smoke"])
+@pytest.mark.parametrize("name", ["full", "gpu", "smoke"])
 def test_the_variable_chooses_the_profile(monkeypatch, name):
     monkeypatch.setenv(PROFILE_ENV, name)
     assert current_profile().name == name
@@ -29,6 +29,7 @@ def test_a_profile_is_only_its_name():
     assert {field.name for field in dataclasses.fields(Profile)} == {"name"}
     assert {name: profile.name for name, profile in PROFILES.items()} == {
         "full": "full",
+        "gpu": "gpu",
         "smoke": "smoke",
     }
 
