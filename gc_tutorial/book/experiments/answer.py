@@ -170,8 +170,9 @@ def verdict_table(
             results.
 
     Returns:
-        A frame with columns :data:`VERDICT_COLUMNS`: per comparison whose
-        arms are both in ``results``, the training loss and then each test
+        A frame with columns :data:`VERDICT_COLUMNS` (no rows when no
+        comparison has both arms): per comparison whose arms are both in
+        ``results``, the training loss and then each test
         metric, over the seeds both arms have run. ``kind`` is
         ``"GC vs no GC"`` or ``"update vs gradient"``; ``treatment`` is the
         comparison's GC arm; ``p_holm`` and ``verdict`` come from
@@ -190,6 +191,8 @@ def verdict_table(
                 paired, {arm: baseline}, metric, split, epoch=epoch, window=window
             )
             rows.append({**statistics.iloc[0].to_dict(), "study": study, "kind": kind})
+    if not rows:  # no comparison whose arms have both run (or learned)
+        return pd.DataFrame(columns=list(VERDICT_COLUMNS))
     family = decide(pd.DataFrame(rows))
     tested = int(family["p_holm"].notna().sum())
     family["mde80"] = [
@@ -251,6 +254,19 @@ def _digits(row: Mapping[str, Any]) -> int:
     return 3 if row["metric"] == "accuracy" else 4
 
 
+DISPLAY_COLUMNS = (
+    "data set",
+    "comparison",
+    "quantity",
+    "difference [unadjusted 95% CI]",
+    "better / worse in",
+    "p (Holm)",
+    "detectable",
+    "verdict",
+)
+"""Columns of :func:`display_table`, in order."""
+
+
 def display_table(table: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The verdict rows as the page shows them: few, narrow, readable columns.
 
@@ -283,7 +299,7 @@ def display_table(table: pd.DataFrame, names: Mapping[str, str] | None = None) -
                 "verdict": row["verdict"],
             }
         )
-    return pd.DataFrame(shown)
+    return pd.DataFrame(shown, columns=list(DISPLAY_COLUMNS))
 
 
 def verdict_sentence(row: Mapping[str, Any]) -> str:

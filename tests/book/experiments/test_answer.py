@@ -258,3 +258,10 @@ def test_arms_above_the_loss_ceiling_have_not_learned_and_leave_the_verdict():
     assert learning_pairs(pairs, arms.reset_index()) == {}
     arms.loc["Adam + GC"] = (0.2, True)
     assert learning_pairs(pairs, arms.reset_index()) == {"Adam + GC": "Adam"}
+
+
+def test_a_table_without_comparisons_is_empty_with_its_columns():
+    table = verdict_table(results_of({"SGD": [1.0, 1.1]}), {}, ["accuracy"], study="toy")
+    assert table.empty and list(table.columns) == list(VERDICT_COLUMNS)
+    shown = display_table(table)
+    assert shown.empty and "data set" in shown.columns
