@@ -353,22 +353,28 @@ Smoke: two seeds, one epoch, 512 training and 256 validation and test trips.
 """
 
 
-def _pilot_profiles() -> Mapping[str, Scale]:
-    # Two seeds, not the taxi pilot's three: on the 2-core CPU each run takes
-    # a minute or more, and the study itself needs the hours.
+def _pilot_profiles(epochs: int, smoke_arms: tuple[str, ...] | None = None) -> Mapping[str, Scale]:
+    """A horses-or-humans pilot's profiles: seeds 100 and 101, at each profile's image size.
+
+    Two seeds, not the taxi pilot's three: on the 2-core CPU each run takes a
+    minute or more, and the study itself needs the hours.
+    """
+
     def scale(image_size: int) -> Scale:
-        return Scale(
-            seeds=(100, 101),
-            epochs=HORSES_OR_HUMANS_EPOCHS,
-            batch_size=128,
-            image_size=image_size,
-        )
+        return Scale(seeds=(100, 101), epochs=epochs, batch_size=128, image_size=image_size)
 
     return MappingProxyType(
         {
             "full": scale(HORSES_OR_HUMANS_IMAGE_SIZE),
             "gpu": scale(300),
-            "smoke": Scale(seeds=(0,), epochs=1, batch_size=32, train_subset=80, image_size=100),
+            "smoke": Scale(
+                seeds=(0,),
+                epochs=1,
+                batch_size=32,
+                train_subset=80,
+                image_size=100,
+                arms=smoke_arms,
+            ),
         }
     )
 
@@ -380,7 +386,7 @@ HORSES_OR_HUMANS_SGD_PILOT = dataclasses.replace(
     HORSES_OR_HUMANS,
     name="horses_or_humans_sgd_pilot",
     data=horses_or_humans_pilot_data,
-    profiles=_pilot_profiles(),
+    profiles=_pilot_profiles(HORSES_OR_HUMANS_EPOCHS),
     arms=_grid_arms({"SGD momentum": HORSES_OR_HUMANS_SGD_PILOT_GRID}),
     pairs=MappingProxyType({}),
 )
@@ -436,32 +442,16 @@ with room on both sides. A method whose choice lands on an edge of its grid
 gets the next rate beyond it before its rate is used."""
 
 
-def _hoh_pilot_profiles(epochs: int) -> Mapping[str, Scale]:
-    """Two seeds the studies do not use, on the pilot data, at each profile's size."""
-    return MappingProxyType(
-        {
-            "full": Scale(seeds=(100, 101), epochs=epochs, batch_size=128, image_size=100),
-            "gpu": Scale(seeds=(100, 101), epochs=epochs, batch_size=128, image_size=300),
-            "smoke": Scale(
-                seeds=(0,),
-                epochs=1,
-                batch_size=32,
-                train_subset=80,
-                image_size=100,
-                arms=tuple(
-                    _grid_arm(method, rates[1])
-                    for method, rates in HORSES_OR_HUMANS_PILOT_GRIDS.items()
-                ),
-            ),
-        }
-    )
-
-
 HORSES_OR_HUMANS_PILOT = dataclasses.replace(
     HORSES_OR_HUMANS,
     name="horses_or_humans_pilot",
     data=horses_or_humans_pilot_data,
-    profiles=_hoh_pilot_profiles(HORSES_OR_HUMANS_BUDGET),
+    profiles=_pilot_profiles(
+        HORSES_OR_HUMANS_BUDGET,
+        smoke_arms=tuple(
+            _grid_arm(method, rates[1]) for method, rates in HORSES_OR_HUMANS_PILOT_GRIDS.items()
+        ),
+    ),
     arms=_grid_arms(HORSES_OR_HUMANS_PILOT_GRIDS),
     pairs=MappingProxyType({}),
 )
