@@ -26,6 +26,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when called: this module loads no Keras, pandas or TensorFlow
+    import pandas as pd
+
     from gc_tutorial.book.experiments.results_file import ResultsFile
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "repository_root",
     "runs_here",
     "shown_path",
+    "step_costs",
     "study_results",
     "working_folder",
 ]
@@ -194,3 +197,46 @@ def shown_path(path: str | os.PathLike[str]) -> str:
         if resolved.is_relative_to(root):
             return resolved.relative_to(root).as_posix()
     return str(path)
+
+
+def step_costs(backend: str = "tensorflow") -> pd.DataFrame:
+    """What each Keras form of GC costs per training step, from the committed benchmark.
+
+    Args:
+        backend: The Keras backend whose run to read
+            (``benchmarks/results/cpu-BACKEND.json``).
+
+    Returns:
+        One row per model and Keras arm, the A/A control (a second copy of the
+        plain model, no GC) included: ``model``, ``optimizer`` (the plain
+        optimizer the arm adds GC to), ``arm``, ``control`` (whether the row is
+        the A/A control), and the arm's step time over its baseline's as
+        ``ratio`` with its 95% interval ``low`` to ``high``.
+
+    Raises:
+        FileNotFoundError: no committed benchmark run for ``backend``.
+    """
+    import json
+
+    import pandas as pd
+
+    path = committed_path(f"{BENCHMARKS_FOLDER}/cpu-{backend}.json")
+    if not path.exists():
+        raise FileNotFoundError(f"No committed benchmark run for {backend!r}: {path} is missing.")
+    run = json.loads(path.read_text())
+    models = run["settings"]["models"]
+    return pd.DataFrame(
+        [
+            {
+                "model": c["model"],
+                "optimizer": c.get("optimizer", models[c["model"]]["optimizer"]),
+                "arm": c["arm"],
+                "control": bool(c.get("control")),
+                "ratio": c["ratio"],
+                "low": c["ratio_ci95"][0],
+                "high": c["ratio_ci95"][1],
+            }
+            for c in run["comparisons"]
+            if c["group"] == "keras"
+        ]
+    )

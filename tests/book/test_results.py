@@ -139,3 +139,21 @@ def test_asked_to_run_an_installed_page_starts_from_the_committed_runs(
 
 def test_a_working_file_is_shown_relative_to_the_current_folder(installed):
     assert results.shown_path(Path.cwd() / "results" / "x.csv") == "results/x.csv"
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_the_step_costs_of_each_committed_benchmark_give_every_models_a_a_control_and_gc_forms(
+    backend,
+):
+    costs = results.step_costs(backend)
+    assert set(costs["model"]) == {"taxi_mlp", "hoh_cnn", "resnet50"}
+    for model, rows in costs.groupby("model"):
+        assert rows["control"].sum() == 1, model
+        assert {"subclass", "update"} <= set(rows["arm"]), model
+        assert rows["optimizer"].nunique() == 1, model
+        assert ((rows["low"] <= rows["ratio"]) & (rows["ratio"] <= rows["high"])).all(), model
+
+
+def test_a_backend_with_no_committed_benchmark_says_so():
+    with pytest.raises(FileNotFoundError, match="'tpu'"):
+        results.step_costs("tpu")

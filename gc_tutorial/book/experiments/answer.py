@@ -47,6 +47,7 @@ __all__ = [
     "verdict_sentence",
     "recommendation",
     "optimizer_answer",
+    "cost_words",
 ]
 
 UPDATE_VS_GRADIENT = ("Adam + GC on the update", "Adam + GC")
@@ -407,13 +408,14 @@ def optimizer_answer(table: pd.DataFrame, optimizer: str, cost: str | None = Non
 
     E.g. "**Adam** (20 seeds): GC on the gradient: lower train loss
     (-0.0210); test accuracy: no difference beyond noise (the study could
-    detect ±0.041). GC on the update: …. It costs +1.2% per training step.
+    detect ±0.041). GC on the update: …. Cost per training step: +1.2% ….
     **Advice: don't use GC.**"
 
     Args:
         table: One data set's :func:`verdict_table`.
         optimizer: A baseline arm of the table, e.g. ``"Adam"``.
-        cost: What GC costs per step with this optimizer, in words, if measured.
+        cost: What GC costs per step with this optimizer, in words, if
+            measured (:func:`cost_words`).
     """
     rows = table[(table["kind"] == GC_VS_NONE) & (table["baseline"] == optimizer)]
     if rows.empty:
@@ -424,6 +426,48 @@ def optimizer_answer(table: pd.DataFrame, optimizer: str, cost: str | None = Non
     for arm, found in rows.groupby("treatment", sort=False):
         effects = "; ".join(_effect(row) for row in found.to_dict("records"))
         parts.append(f"{_FORMS[_form(str(arm))]}: {effects}.")
-    costs = f" It costs {cost} per training step." if cost else ""
+    costs = f" Cost per training step: {cost}." if cost else ""
     advice = recommendation(table, optimizer)
     return f"**{optimizer}** ({counted}): " + " ".join(parts) + costs + f" **Advice: {advice}.**"
+
+
+_COST_ARMS = {"subclass": "gradient", "update": "update"}
+"""The benchmark's arms that time each GC form (its other gradient-form arms,
+the wrapper and ``GCModel``, compute the same)."""
+
+
+def cost_words(costs: pd.DataFrame, model: str, optimizer: str, backend: str) -> str:
+    """What each GC form costs one model and optimizer per training step, in words.
+
+    E.g. "+8.7% [+2.5, +15.9] with GC on the gradient, +7.8% [+1.6, +14.9]
+    with GC on the update (GCAdam against Adam on TensorFlow, 95%
+    intervals; two identical plain models differ by -1.0% [-1.5, +5.5])".
+
+    Args:
+        costs: :func:`gc_tutorial.book.results.step_costs` of one backend.
+        model: The benchmark's name of the model, e.g. ``"taxi_mlp"``.
+        optimizer: The plain optimizer, e.g. ``"Adam"``.
+        backend: The backend's name as the sentence gives it.
+
+    Raises:
+        ValueError: ``costs`` has no A/A control or no GC arm for ``model``
+            and ``optimizer``.
+    """
+    rows = costs[(costs["model"] == model) & (costs["optimizer"] == optimizer)].set_index("arm")
+    control = rows[rows["control"]]
+    if control.empty or not set(_COST_ARMS) <= set(rows.index):
+        raise ValueError(
+            f"The benchmark has no A/A control or no GC arm for {optimizer} on {model!r}."
+        )
+
+    def percent(row: pd.Series) -> str:
+        low, ratio, high = (100 * (float(row[k]) - 1) for k in ("low", "ratio", "high"))
+        return f"{ratio:+.1f}% [{low:+.1f}, {high:+.1f}]".replace("-", "−")
+
+    forms = ", ".join(
+        f"{percent(rows.loc[arm])} with {_FORMS[form]}" for arm, form in _COST_ARMS.items()
+    )
+    return (
+        f"{forms} (GC{optimizer} against {optimizer} on {backend}, 95% intervals; two identical "
+        f"plain models differ by {percent(control.iloc[0])})"
+    )

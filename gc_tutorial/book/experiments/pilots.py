@@ -17,7 +17,7 @@ import pandas as pd
 
 from gc_tutorial.book.experiments.frames import metric_rows
 
-__all__ = ["PILOT_WINDOW", "pilot_choice", "chosen_rates"]
+__all__ = ["PILOT_WINDOW", "GC_FORMS", "pilot_choice", "chosen_rates", "rates_side_by_side"]
 
 PILOT_WINDOW = 3
 """Epochs, ending at the last, over which a pilot averages the validation loss."""
@@ -85,3 +85,37 @@ def chosen_rates(results: pd.DataFrame, metric: str = "loss") -> dict[str, float
     table = pilot_choice(results, metric)
     chosen = table[table["chosen"]]
     return dict(zip(chosen["method"], chosen["learning_rate"].astype(float), strict=True))
+
+
+GC_FORMS = ("without GC", "GC on the gradient", "GC on the update")
+"""The columns of :func:`rates_side_by_side`, in the order of the method names'
+suffixes: none, ``" + GC"`` and ``" + GC on the update"``."""
+
+
+def _optimizer_and_form(method: str) -> tuple[str, str]:
+    optimizer, _, gc = method.partition(" + ")
+    if not gc:
+        return optimizer, GC_FORMS[0]
+    return optimizer, GC_FORMS[2] if gc.endswith("on the update") else GC_FORMS[1]
+
+
+def rates_side_by_side(choice: pd.DataFrame) -> pd.DataFrame:
+    """The chosen rates with and without GC, one row per optimizer.
+
+    Args:
+        choice: A :func:`pilot_choice` table whose methods are named as the
+            book's are: ``"Adam"``, ``"Adam + GC"``, ``"Adam + GC on the update"``.
+
+    Returns:
+        A frame indexed by optimizer (in the order the methods first
+        appear), with a column per form of :data:`GC_FORMS` holding the
+        chosen rate, NaN where the pilot did not try that form.
+    """
+    chosen = choice[choice["chosen"]]
+    named = [_optimizer_and_form(method) for method in chosen["method"]]
+    frame = pd.DataFrame(named, columns=["optimizer", "form"]).assign(
+        rate=chosen["learning_rate"].to_numpy(dtype=float)
+    )
+    table = frame.pivot(index="optimizer", columns="form", values="rate")
+    optimizers = list(dict.fromkeys(frame["optimizer"]))
+    return table.reindex(index=optimizers, columns=list(GC_FORMS)).rename_axis(columns=None)

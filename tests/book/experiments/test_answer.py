@@ -10,6 +10,7 @@ from gc_tutorial.book.experiments.answer import (
     UPDATE_VS_GRADIENT,
     VERDICT_COLUMNS,
     comparisons,
+    cost_words,
     display_table,
     effect_over_epochs,
     format_p,
@@ -241,9 +242,45 @@ def test_the_answer_for_an_optimizer_says_what_each_form_did_and_the_advice():
     assert "test accuracy: no difference beyond noise (the study could detect ±0.010)." in answer
     assert "GC on the update: train loss: no difference beyond noise" in answer
     assert "higher test accuracy (+0.010)" in answer
-    assert answer.endswith("It costs +1.2% per training step. **Advice: use GC on the update.**")
+    assert answer.endswith("Cost per training step: +1.2%. **Advice: use GC on the update.**")
     with pytest.raises(ValueError, match="No GC comparison with 'RMSprop'"):
         optimizer_answer(table, "RMSprop")
+
+
+def benchmark_rows(model="taxi_mlp", optimizer="Adam", **ratios):
+    return [
+        {
+            "model": model,
+            "optimizer": optimizer,
+            "arm": arm,
+            "control": arm == "plain again",
+            "ratio": ratio,
+            "low": ratio - 0.01,
+            "high": ratio + 0.02,
+        }
+        for arm, ratio in ratios.items()
+    ]
+
+
+def test_the_cost_in_words_gives_each_gc_form_and_the_machines_a_a_control():
+    costs = pd.DataFrame(
+        benchmark_rows(**{"plain again": 0.995, "subclass": 1.087, "wrapper": 1.5, "update": 1.02})
+        + benchmark_rows(
+            "hoh_cnn", "RMSprop", **{"plain again": 1.0, "subclass": 2.0, "update": 2.0}
+        )
+    )
+    assert cost_words(costs, "taxi_mlp", "Adam", "TensorFlow") == (
+        "+8.7% [+7.7, +10.7] with GC on the gradient, +2.0% [+1.0, +4.0] with GC on the update "
+        "(GCAdam against Adam on TensorFlow, 95% intervals; two identical plain models differ "
+        "by −0.5% [−1.5, +1.5])"
+    )
+    with pytest.raises(ValueError, match="'resnet50'"):
+        cost_words(costs, "resnet50", "Adam", "TensorFlow")
+    with pytest.raises(ValueError, match="SGD on 'taxi_mlp'"):
+        cost_words(costs, "taxi_mlp", "SGD", "TensorFlow")
+    without_control = costs[~costs["control"]]
+    with pytest.raises(ValueError, match="no A/A control"):
+        cost_words(without_control, "taxi_mlp", "Adam", "TensorFlow")
 
 
 # --- Arms that did not learn ----------------------------------------------------------

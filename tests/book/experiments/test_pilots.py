@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from gc_tutorial.book.experiments import RESULT_COLUMNS, chosen_rates, pilot_choice
+from gc_tutorial.book.experiments.pilots import rates_side_by_side
 
 
 def pilot_results(curves: dict[tuple[str, float], list[list[float]]]) -> pd.DataFrame:
@@ -104,3 +105,24 @@ def test_another_validation_metric_can_rank():
 def test_results_without_the_validation_metric_are_refused():
     with pytest.raises(ValueError, match="No 'accuracy' on split 'validation'"):
         pilot_choice(pilot_results({("a", 1.0): [FLAT]}), metric="accuracy")
+
+
+def test_the_rates_side_by_side_put_each_optimizers_chosen_rate_under_its_gc_form():
+    results = pilot_results(
+        {
+            ("SGD momentum", 0.01): [[1.0, 1.0, 1.0]],
+            ("SGD momentum", 0.03): [[2.0, 2.0, 2.0]],
+            ("SGD momentum + GC", 0.01): [[2.0, 2.0, 2.0]],
+            ("SGD momentum + GC", 0.03): [[1.0, 1.0, 1.0]],
+            ("Adam", 0.001): [[5.0, 5.0, 5.0]],
+            ("Adam + GC on the update", 0.003): [[5.0, 5.0, 5.0]],
+        }
+    )
+    table = rates_side_by_side(pilot_choice(results))
+    assert list(table.index) == ["SGD momentum", "Adam"]
+    assert list(table.columns) == ["without GC", "GC on the gradient", "GC on the update"]
+    assert table.loc["SGD momentum"].tolist()[:2] == [0.01, 0.03]
+    assert math.isnan(table.loc["SGD momentum", "GC on the update"])
+    assert table.loc["Adam", "without GC"] == 0.001
+    assert math.isnan(table.loc["Adam", "GC on the gradient"])
+    assert table.loc["Adam", "GC on the update"] == 0.003
