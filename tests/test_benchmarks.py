@@ -20,8 +20,8 @@ import pytest
 from benchmarks.gc_overhead import report
 from benchmarks.gc_overhead.arms import ARMS, GCModelWithoutGC, build_arm, register
 from benchmarks.gc_overhead.keras_steps import keras_step_timer
-from benchmarks.gc_overhead.run import main
-from benchmarks.gc_overhead.specs import model_specs
+from benchmarks.gc_overhead.run import family_arms, main, parse_args
+from benchmarks.gc_overhead.specs import RESOLUTION_BANDS, SGD, model_specs
 from benchmarks.gc_overhead.timing import interleave, ratio_interval
 from gc_tutorial import GCModel, centralize_gradient
 
@@ -34,6 +34,13 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 def _step_rounds(rng: np.random.Generator, scale: float = 1.0) -> list[list[float]]:
     """Ten rounds of twenty noisy step times (log-normal, 10% spread) around ``scale``."""
     return [list(scale * rng.lognormal(0.0, 0.1, size=20)) for _ in range(10)]
+
+
+def _copies(
+    rng: np.random.Generator, paces: np.ndarray, biases: list[float], noise: float = 0.02
+) -> list[list[list[float]]]:
+    """One arm's copies, each ``bias`` times the round's pace, three noisy steps per round."""
+    return [[list(b * p * rng.lognormal(0.0, noise, size=3)) for p in paces] for b in biases]
 
 
 def _taxi():
@@ -74,6 +81,44 @@ def test_the_interval_covers_the_truth_when_each_block_has_a_pace_of_its_own():
     assert covered >= 88  # a 95% interval; steps resampled within rounds covered 32
 
 
+def test_with_copies_the_interval_covers_the_truth_despite_a_bias_between_copies():
+    # Two copies of one model differ by a few percent that more rounds do not remove.
+    # Each arm's copies are a draw of such biases: the arms' true ratio is 1.
+    rng = np.random.default_rng(5)
+    covered = 0
+    for _ in range(100):
+        paces = rng.lognormal(0.0, 0.05, size=20)  # the machine's pace, shared by a round
+        arms = [_copies(rng, paces, list(rng.lognormal(0.0, 0.02, size=3))) for _ in range(2)]
+        _, low, high = ratio_interval(*arms, resamples=1000)
+        covered += low <= 1.0 <= high
+    assert covered >= 85  # a 95% interval; resampling rounds alone covers about a third
+
+
+def test_a_bias_between_copies_widens_the_interval_rather_than_hiding_in_it():
+    rng = np.random.default_rng(6)
+    paces = rng.lognormal(0.0, 0.05, size=30)
+    baseline = _copies(rng, paces, [1.00, 0.98, 1.02], noise=0.005)
+    treated = _copies(rng, paces, [1.03, 1.01, 1.05], noise=0.005)  # copies drawn high
+    ratio, low, high = ratio_interval(baseline, treated)
+    _, rounds_low, rounds_high = ratio_interval(baseline, treated, resample_copies=False)
+    assert ratio == pytest.approx(1.03, abs=0.005)
+    assert not rounds_low <= 1.0 <= rounds_high  # rounds alone: sure of a 3% difference
+    assert low <= 1.0 <= high  # copies resampled too: the copies' spread is in the interval
+    assert high - low > 2 * (rounds_high - rounds_low)
+
+
+def test_with_one_copy_per_arm_only_the_rounds_are_resampled():
+    rng = np.random.default_rng(7)
+    baseline, treated = _step_rounds(rng), _step_rounds(rng, scale=1.05)
+    assert (
+        ratio_interval([baseline], [treated])
+        == ratio_interval(baseline, treated)
+        == ratio_interval(baseline, treated, resample_copies=False)
+    )
+    with pytest.raises(ValueError, match="not paired"):
+        ratio_interval(baseline, treated[:-1])
+
+
 def test_interleaving_gives_each_arm_its_steps_in_blocks_in_rotating_order():
     calls: list[str] = []
 
@@ -109,13 +154,52 @@ def test_the_gcmodel_baseline_differs_from_gcmodel_only_by_an_identity_hook():
     assert GCModelWithoutGC.transform_gradients(None, grads, []) == grads
 
 
+@pytest.mark.parametrize("family", ["own", "sgd"])
 @pytest.mark.parametrize("name", list(ARMS))
-def test_every_arm_builds_a_model_that_takes_a_training_step(name):
+def test_every_arm_builds_a_model_that_takes_a_training_step(name, family):
     spec = _taxi()
-    model = build_arm(ARMS[name], spec.build, spec.optimizer, spec.learning_rate, spec.loss)
+    (optimizer,) = spec.optimizers([family])
+    if name not in family_arms(spec, optimizer, [name]):
+        pytest.skip(f"{name} runs with the model's own optimizer only")
+    model = build_arm(ARMS[name], spec.build, optimizer, spec.loss)
+    plain = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # the wrapper's
+    assert isinstance(plain, getattr(keras.optimizers, optimizer.name))
+    if family == "sgd":
+        assert plain.momentum == 0.9
     timer = keras_step_timer(model, *spec.inputs(np.random.default_rng(0)))
     assert timer() > 0
     assert np.isfinite(timer.last_loss)
+
+
+@pytest.mark.parametrize("key", ["taxi_mlp", "hoh_cnn", "resnet50"])
+def test_every_optimizer_family_has_its_own_plain_baseline_and_a_a_control(key):
+    spec = model_specs(BACKEND, quick=True)[key]
+    families = spec.optimizers()
+    assert [o.name for o in families] == [spec.optimizer, "SGD"] and families[1] == SGD
+    assert SGD.arguments() == {"learning_rate": 0.01, "momentum": 0.9}
+    assert spec.resolution == RESOLUTION_BANDS[key] == (0.02 if key == "taxi_mlp" else 0.01)
+    for optimizer in families:
+        arms = family_arms(spec, optimizer, parse_args([]).arm_names)
+        assert {"plain", "plain again", "subclass", "wrapper", "update"} <= set(arms)
+        assert all(ARMS[name].baseline in arms for name in arms if ARMS[name].baseline)
+    assert "GCModel" not in family_arms(spec, SGD, parse_args([]).arm_names)
+
+
+def test_the_command_line_brings_each_arms_baseline_the_a_a_control_and_the_copies():
+    assert parse_args(["--arms", "subclass"]).arm_names == ["plain", "plain again", "subclass"]
+    assert parse_args(["--arms", "GCModel"]).arm_names == [
+        "plain",
+        "plain again",
+        "GCModel without GC",
+        "GCModel",
+    ]
+    assert parse_args([]).copies == 3 and parse_args(["--quick"]).copies == 2
+    assert parse_args(["--copies", "5"]).copies == 5
+    assert parse_args([]).optimizer_families == ["own", "sgd"]
+    assert parse_args(["--optimizers", "SGD"]).optimizer_families == ["sgd"]
+    for wrong in (["--optimizers", "adagrad"], ["--copies", "0"]):
+        with pytest.raises(SystemExit):
+            parse_args(wrong)
 
 
 # --- The peers: the same operator, in another layout ------------------------
@@ -217,15 +301,22 @@ def test_the_benchmark_does_not_import_tensorflow_on_other_backends(backend):
 
 # --- A whole run, tiny ---------------------------------------------------------
 
+QUICK_ARGS = ["--quick", "--models", "taxi_mlp", "--arms", "subclass,update", "--no-peers"]
 
-def test_a_quick_run_writes_results_with_their_provenance(tmp_path):
-    out = tmp_path / "cpu-quick.json"
-    args = ["--quick", "--models", "taxi_mlp", "--arms", "subclass", "--no-peers"]
-    assert main([*args, "--out", str(out)]) == 0
-    results = json.loads(out.read_text())
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """A quick run of the taxi MLP, both optimizer families, two copies of every arm."""
+    out = tmp_path_factory.mktemp("quick") / "cpu-quick.json"
+    assert main([*QUICK_ARGS, "--out", str(out)]) == 0
+    return out, json.loads(out.read_text())
+
+
+def test_a_quick_run_writes_results_with_their_provenance(quick_run):
+    out, results = quick_run
     assert results["backend"] == BACKEND
     assert results["command"].endswith(
-        "python -m benchmarks.gc_overhead " + " ".join(args) + " --out " + str(out)
+        "python -m benchmarks.gc_overhead " + " ".join(QUICK_ARGS) + " --out " + str(out)
     )
     assert results["date_utc"] and results["versions"]["keras"] == keras.__version__
     assert results["device"] == "cpu" and results["device_name"].lower() == "cpu"
@@ -233,15 +324,102 @@ def test_a_quick_run_writes_results_with_their_provenance(tmp_path):
     for field in ("cpu_model", "logical_cores", "usable_cores", "memory_gib"):
         assert field in results["machine"]
     assert set(results["load_average"]) == {"start", "end"}
-    (row,) = results["comparisons"]
-    assert (row["arm"], row["baseline"]) == ("subclass", "plain")
-    low, high = row["ratio_ci95"]
-    assert low <= row["ratio"] <= high
+    assert results["settings"]["copies"] == 2
+    assert results["settings"]["optimizer_families"] == ["own", "sgd"]
     assert results["gc_pass"][0]["floor_ms"] > 0
     assert out.with_suffix(".md").read_text().startswith("# What GC costs")
+
+
+def test_every_comparison_carries_its_families_a_a_control_and_the_verdicts(quick_run):
+    _, results = quick_run
+    comparisons = results["comparisons"]
+    assert [(c["optimizer"], c["arm"], c["baseline"]) for c in comparisons] == [
+        (optimizer, arm, "plain")
+        for optimizer in ("Adam", "SGD")
+        for arm in ("plain again", "subclass", "update")
+    ]
+    for c in comparisons:
+        control = next(d for d in comparisons if d["control"] and d["optimizer"] == c["optimizer"])
+        low, high = c["ratio_ci95"]
+        assert low <= c["ratio"] <= high
+        assert c["copies"] == 2 and c["group"] == "keras" and c["model"] == "taxi_mlp"
+        assert c["target_ratio"] == 1.05
+        assert c["meets_target"] == (c["ratio"] <= 1.05)
+        assert c["interval_below_target"] == (high <= 1.05)
+        assert (c["control_ratio"], c["control_ci95"]) == (control["ratio"], control["ratio_ci95"])
+        control_low, control_high = control["ratio_ci95"]
+        assert c["resolved"] == (0.98 <= control_low <= 1 <= control_high <= 1.02)
+
+
+def test_arms_are_compared_only_with_their_own_familys_copies(quick_run):
+    _, results = quick_run
+    rows = results["arms"]
+    classes = {(r["optimizer"], r["arm"]): r["optimizer_class"] for r in rows}
+    assert classes[("SGD", "plain")] == "SGD" and classes[("SGD", "subclass")] == "GCSGD"
+    assert classes[("Adam", "plain again")] == "Adam" and classes[("Adam", "update")] == "GCAdam"
+
+    def copies(optimizer: str, arm: str) -> list:
+        found = [r for r in rows if (r["optimizer"], r["arm"]) == (optimizer, arm)]
+        assert [r["copy"] for r in found] == [0, 1]
+        assert all(r["last_loss_finite"] for r in found)
+        return [r["times_ms"] for r in found]
+
+    for c in results["comparisons"]:  # recomputed from the family's own copies
+        ratio, low, high = ratio_interval(
+            copies(c["optimizer"], c["baseline"]), copies(c["optimizer"], c["arm"])
+        )
+        assert c["ratio"] == pytest.approx(ratio, rel=1e-3)
+        assert c["ratio_ci95"] == pytest.approx([low, high], rel=1e-3)
+
+
+def _table_row(tables: str, model: str, optimizer: str, arm: str) -> dict[str, str]:
+    """The cells of a comparison's row in the report's tables, by column."""
+    lines = tables.splitlines()
+    header = next(line for line in lines if line.startswith("| model | optimizer | arm |"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    for line in lines:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[:3] == [model, optimizer, arm]:
+            return dict(zip(columns, cells, strict=True))
+    raise AssertionError(f"no row for {model}, {optimizer}, {arm}")
+
+
+def _pct(ratio: float) -> str:
+    return f"{100 * (ratio - 1):+.2f}%"
+
+
+def test_the_report_gives_each_ratio_its_interval_and_a_a_control(quick_run, tmp_path):
+    out, results = quick_run
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{report.BEGIN}\nold\n{report.END}\nend\n")
     report.main([str(out), "--readme", str(readme)])
     text = readme.read_text()
-    assert "old" not in text and "| taxi MLP | subclass | plain |" in text
-    assert text.startswith("intro\n") and text.endswith("end\n")
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    for c in results["comparisons"]:
+        row = _table_row(text, "taxi MLP", c["optimizer"], c["arm"])
+        low, high = c["ratio_ci95"]
+        assert (row["baseline"], row["copies"]) == ("plain", "2")
+        assert row["overhead (95% interval)"] == f"{_pct(c['ratio'])} ({_pct(low)} .. {_pct(high)})"
+        assert row["A/A control (95% interval)"].startswith(_pct(c["control_ratio"]))
+        assert row["A/A control (95% interval)"].endswith("resolved") == c["resolved"]
+        if c["control"]:
+            assert row["verdict"].startswith("A/A control")
+        else:  # judged on the interval
+            verdict = "met" if high <= 1.05 else "**missed**" if low > 1.05 else "undecided"
+            assert row["verdict"].startswith(verdict)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_the_report_still_reads_a_file_measured_before_copies(backend):
+    path = REPO / "benchmarks" / "results" / f"cpu-{backend}.json"
+    results = json.loads(path.read_text())
+    old = [c for c in results["comparisons"] if c["group"] == "keras" and "copies" not in c]
+    if not old:
+        pytest.skip(f"{path.name} has been measured with copies")
+    tables = report.readme_tables([path])
+    models = results["settings"]["models"]
+    for c in old:
+        model = models[c["model"]]
+        row = _table_row(tables, model["label"], model["optimizer"], c["arm"])
+        assert row["overhead (95% interval)"].startswith(_pct(c["ratio"]))
+        assert row["copies"] == row["A/A control (95% interval)"] == "—"

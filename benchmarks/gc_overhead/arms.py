@@ -1,12 +1,15 @@
 """The arms: each way to train a model with or without GC, one registered callable each.
 
-An arm turns the plain network and the optimizer class into the model to
-compile and its optimizer. A GC arm names the arm it is compared with, its
-baseline: the plain optimizer, or for ``GCModel`` the same ``train_step``
-with the gradient hook as the identity, so that each ratio isolates GC.
-One control arm, a second copy of the plain arm, is compared with it the
-same way: what two arms that differ in nothing show is the resolution of
-every other ratio.
+An arm turns the plain network, an optimizer class and its arguments into
+the model to compile and its optimizer. A GC arm names the arm it is
+compared with, its baseline: the plain optimizer of the same family, or for
+``GCModel`` the same ``train_step`` with the gradient hook as the identity,
+so that each ratio isolates GC. One control arm, more copies of the plain
+arm, is compared with it the same way: what two arms that differ in nothing
+show is the resolution of every other ratio. Every arm runs with every
+optimizer family of a run (``--optimizers``) except the ``GCModel`` pair,
+whose hook in ``train_step`` is the same whatever the optimizer: it runs
+with each model's own optimizer only.
 """
 
 from __future__ import annotations
@@ -17,22 +20,31 @@ from typing import Any
 
 import keras
 
+from benchmarks.gc_overhead.specs import OptimizerSpec
 from gc_tutorial import GCModel, GradientCentralization, centralized, mark_kernels
 
 __all__ = ["ARMS", "Arm", "GCModelWithoutGC", "build_arm", "register"]
 
-Builder = Callable[[keras.Model, type, float], tuple[keras.Model, keras.optimizers.Optimizer]]
+Builder = Callable[
+    [keras.Model, type, dict[str, Any]], tuple[keras.Model, keras.optimizers.Optimizer]
+]
+"""``(network, optimizer class, its keyword arguments) -> (model, optimizer)``."""
 
 
 @dataclass(frozen=True)
 class Arm:
-    """A registered arm: its name, what it is, its baseline arm and its builder."""
+    """A registered arm: its name, what it is, its baseline arm and its builder.
+
+    ``every_optimizer``: whether it runs with every optimizer family, or with
+    each model's own optimizer only.
+    """
 
     name: str
     what: str
     baseline: str | None
     build: Builder
     control: bool = False
+    every_optimizer: bool = True
 
     @property
     def applies_gc(self) -> bool:
@@ -45,7 +57,11 @@ ARMS: dict[str, Arm] = {}
 
 
 def register(
-    name: str, what: str, baseline: str | None = None, control: bool = False
+    name: str,
+    what: str,
+    baseline: str | None = None,
+    control: bool = False,
+    every_optimizer: bool = True,
 ) -> Callable[[Builder], Builder]:
     """Register the decorated builder as the arm ``name``; a name is registered once.
 
@@ -61,7 +77,7 @@ def register(
             raise ValueError(f"arm {name!r}: --arms is a comma-separated list; no comma in a name")
         if baseline is not None and baseline not in ARMS:
             raise ValueError(f"arm {name!r}: register its baseline {baseline!r} first")
-        ARMS[name] = Arm(name, what, baseline, build, control)
+        ARMS[name] = Arm(name, what, baseline, build, control, every_optimizer)
         return build
 
     return decorate
@@ -76,54 +92,65 @@ class GCModelWithoutGC(GCModel):
 
 
 @register("plain", "the plain optimizer (no GC)")
-def plain(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
-    return network, optimizer(learning_rate)
+def plain(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> Any:
+    return network, optimizer(**arguments)
 
 
 @register(
     "plain again",
-    "the plain optimizer on a second copy of the model: an A/A control, no GC",
+    "the plain optimizer on other copies of the model: an A/A control, no GC",
     "plain",
     control=True,
 )
-def plain_second_copy(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
-    return network, optimizer(learning_rate)
+def plain_other_copies(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> Any:
+    return network, optimizer(**arguments)
 
 
 @register("subclass", "gc_tutorial.centralized(optimizer class), e.g. GCAdam", "plain")
-def subclass(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
-    return network, centralized(optimizer)(learning_rate)
+def subclass(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> Any:
+    return network, centralized(optimizer)(**arguments)
 
 
 @register("wrapper", "GradientCentralization(plain optimizer)", "plain")
-def wrapper(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
-    return network, GradientCentralization(optimizer(learning_rate))
+def wrapper(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> Any:
+    return network, GradientCentralization(optimizer(**arguments))
 
 
 @register("update", 'centralized(optimizer class)(where="update"): GC on the update', "plain")
-def update(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
-    return network, centralized(optimizer)(learning_rate, where="update")
+def update(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> Any:
+    return network, centralized(optimizer)(**arguments, where="update")
 
 
-@register("GCModel without GC", "GCModel with transform_gradients as the identity")
-def gcmodel_without_gc(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
-    return GCModelWithoutGC(network.inputs, network.outputs), optimizer(learning_rate)
+@register(
+    "GCModel without GC",
+    "GCModel with transform_gradients as the identity",
+    every_optimizer=False,
+)
+def gcmodel_without_gc(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> Any:
+    return GCModelWithoutGC(network.inputs, network.outputs), optimizer(**arguments)
 
 
-@register("GCModel", "gc_tutorial.GCModel with the plain optimizer", "GCModel without GC")
-def gcmodel(network: keras.Model, optimizer: type, learning_rate: float) -> Any:
-    return GCModel(network.inputs, network.outputs), optimizer(learning_rate)
+@register(
+    "GCModel",
+    "gc_tutorial.GCModel with the plain optimizer",
+    "GCModel without GC",
+    every_optimizer=False,
+)
+def gcmodel(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> Any:
+    return GCModel(network.inputs, network.outputs), optimizer(**arguments)
 
 
 def build_arm(
     arm: Arm,
     network: Callable[[], keras.Model],
-    optimizer: str,
-    learning_rate: float,
+    optimizer: OptimizerSpec,
     loss: str,
     weights: list[Any] | None = None,
 ) -> keras.Model:
     """A freshly built and compiled model for ``arm``, starting from ``weights`` if given.
+
+    Each call makes a new copy: the copies of an arm share nothing but the
+    starting weights.
 
     (The weights are copied rather than seeded: ``keras.utils.set_random_seed``
     imports TensorFlow whenever it is installed, whatever the backend.)
@@ -132,6 +159,7 @@ def build_arm(
     if weights is not None:
         network_model.set_weights(weights)
     mark_kernels(network_model)  # as a user would; no warning about guessed layouts
-    model, instance = arm.build(network_model, getattr(keras.optimizers, optimizer), learning_rate)
+    optimizer_class = getattr(keras.optimizers, optimizer.name)
+    model, instance = arm.build(network_model, optimizer_class, optimizer.arguments())
     model.compile(optimizer=instance, loss=loss)
     return model

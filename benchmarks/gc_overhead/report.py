@@ -21,23 +21,43 @@ __all__ = ["markdown_report", "readme_tables"]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
+NONE = "—"
+"""What a cell shows for a field its results file lacks (files measured before copies,
+the A/A beside each comparison and the SGD family)."""
+
+
 def _pct(ratio: float) -> str:
     return f"{100 * (ratio - 1):+.2f}%"
 
 
-def _interval(row: dict[str, Any]) -> str:
-    low, high = row["ratio_ci95"]
-    return f"{_pct(low)} .. {_pct(high)}"
+def _with_interval(ratio: float, interval: Sequence[float]) -> str:
+    return f"{_pct(ratio)} ({_pct(interval[0])} .. {_pct(interval[1])})"
+
+
+def _control(results: dict[str, Any], row: dict[str, Any]) -> str:
+    """The A/A control of the comparison's model and optimizer, and whether it resolves."""
+    if row.get("control_ratio") is None or row.get("resolved") is None:
+        return NONE
+    band = results["settings"]["models"][row["model"]].get("resolution")
+    within = f"within ±{100 * band:g}%" if band else "within its band"
+    return f"{_with_interval(row['control_ratio'], row['control_ci95'])}: " + (
+        "resolved" if row["resolved"] else f"**not {within}**"
+    )
 
 
 def _verdict(row: dict[str, Any]) -> str:
+    """The target judged on the interval: met, missed, or undecided when it spans the target."""
     if row.get("control"):
         return "A/A control: no GC, no target"
-    if row["interval_below_target"]:
-        return "met"
-    if row["meets_target"]:
-        return "met (interval reaches past it)"
-    return "**missed**"
+    low, high = row["ratio_ci95"]
+    if high <= row["target_ratio"]:
+        verdict = "met"
+    elif low > row["target_ratio"]:
+        verdict = "**missed**"
+    else:
+        verdict = "undecided: the interval spans the target"
+    unresolved = row.get("resolved") is False
+    return verdict + ("; the A/A control does not resolve it" if unresolved else "")
 
 
 def _label(results: dict[str, Any], key: str) -> str:
@@ -45,20 +65,29 @@ def _label(results: dict[str, Any], key: str) -> str:
 
 
 def overhead_table(results: dict[str, Any], group: str | None = "keras") -> list[str]:
-    """Rows of ratios to baseline: the Keras arms (``group="keras"``) or the peers (``None``)."""
+    """Rows of ratios to baseline: the Keras arms (``group="keras"``) or the peers (``None``).
+
+    Each row gives the arm's overhead with its 95% interval, the A/A control
+    of the same model and optimizer beside it, and the target judged on the
+    interval. Fields a results file lacks show as :data:`NONE`.
+    """
     lines = [
-        "| model | arm | baseline | baseline ms/step | arm ms/step | overhead | 95% interval "
-        "| target | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | optimizer | arm | baseline | copies | baseline ms/step | arm ms/step "
+        "| overhead (95% interval) | A/A control (95% interval) | target | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in results["comparisons"]:
         if (row["group"] == "keras") != (group == "keras"):
             continue
         arm = row["arm"] if group == "keras" else f"{row['group']}: {row['arm']}"
+        optimizer = row.get("optimizer") or (
+            results["settings"]["models"][row["model"]]["optimizer"] if group == "keras" else NONE
+        )
         lines.append(
-            f"| {_label(results, row['model'])} | {arm} | {row['baseline']} "
-            f"| {row['baseline_median_ms']:.3f} | {row['median_ms']:.3f} | {_pct(row['ratio'])} "
-            f"| {_interval(row)} | <= {_pct(row['target_ratio'])} | {_verdict(row)} |"
+            f"| {_label(results, row['model'])} | {optimizer} | {arm} | {row['baseline']} "
+            f"| {row.get('copies', NONE)} | {row['baseline_median_ms']:.3f} "
+            f"| {row['median_ms']:.3f} | {_with_interval(row['ratio'], row['ratio_ci95'])} "
+            f"| {_control(results, row)} | <= {_pct(row['target_ratio'])} | {_verdict(row)} |"
         )
     return lines
 
@@ -111,11 +140,15 @@ def markdown_report(results: dict[str, Any]) -> str:
         lines += ["", "## Peers, each against its own baseline", "", *overhead_table(results, None)]
     lines += ["", "## The GC pass alone against its floor", "", *pass_table(results), ""]
     lines += ["Models:", ""]
-    for spec in results["settings"]["models"].values():
+    settings = results["settings"]
+    for spec in settings["models"].values():
+        own = f"{spec['optimizer']}({spec['learning_rate']})"
+        described = spec.get("optimizer_families", {"own": own})
+        optimizers = ", ".join(described[f] for f in settings.get("optimizer_families", ["own"]))
         lines.append(
-            f"- {spec['label']}: {'; '.join(spec['notes'])}; {spec['optimizer']}"
-            f"({spec['learning_rate']}), loss {spec['loss']}; {spec['warmup']} warm-up steps, "
-            f"{spec['steps']} timed steps per arm in blocks of {spec['block']}."
+            f"- {spec['label']}: {'; '.join(spec['notes'])}; {optimizers}, loss {spec['loss']}; "
+            f"{settings.get('copies', 1)} copies of every arm; {spec['warmup']} warm-up steps, "
+            f"{spec['steps']} timed steps per copy in blocks of {spec['block']}."
         )
     lines.append("")
     return "\n".join(lines)

@@ -1,4 +1,11 @@
-"""The command line and the run: every arm and peer of each model, interleaved, then the GC pass."""
+"""The command line and the run: every copy of every arm, interleaved, then the GC pass.
+
+A model's arms are timed once per optimizer family (``--optimizers``), each
+family in an interleaving of its own: ``--copies`` compiled copies of every
+arm, its plain arm and A/A control included (the peers join the first
+family's interleaving). Each comparison is an arm of one family against
+that family's baseline, with the family's A/A control recorded beside it.
+"""
 
 from __future__ import annotations
 
@@ -20,14 +27,21 @@ from benchmarks.gc_overhead import machine
 from benchmarks.gc_overhead.arms import ARMS, build_arm
 from benchmarks.gc_overhead.gc_pass import BYTES_PER_PARAMETER, PASSES, gc_pass_rows
 from benchmarks.gc_overhead.keras_steps import StepTimer, keras_step_timer
+from benchmarks.gc_overhead.peer_arm import PeerArm
 from benchmarks.gc_overhead.peers import PEER_MODELS, available_peers
 from benchmarks.gc_overhead.report import markdown_report
-from benchmarks.gc_overhead.specs import ModelSpec, model_specs
-from benchmarks.gc_overhead.timing import copy_bandwidth, interleave, ratio_interval, summary_ms
+from benchmarks.gc_overhead.specs import OPTIMIZER_FAMILIES, ModelSpec, OptimizerSpec, model_specs
+from benchmarks.gc_overhead.timing import (
+    Rounds,
+    copy_bandwidth,
+    interleave,
+    ratio_interval,
+    summary_ms,
+)
 
-__all__ = ["SCHEMA_VERSION", "main", "parse_args", "run"]
+__all__ = ["SCHEMA_VERSION", "family_arms", "main", "parse_args", "run"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MODEL_ALIASES = {"taxi": "taxi_mlp", "mlp": "taxi_mlp", "cnn": "hoh_cnn", "resnet": "resnet50"}
 
@@ -55,9 +69,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few steps: a smoke run")
     parser.add_argument("--models", default="taxi_mlp,hoh_cnn,resnet50", help="comma-separated")
     parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated Keras arms")
+    parser.add_argument(
+        "--optimizers",
+        default=",".join(OPTIMIZER_FAMILIES),
+        help="comma-separated optimizer families: own (each model's own: Adam, RMSprop for "
+        "the CNN), sgd (SGD with momentum 0.9); each family has its own plain arm and A/A",
+    )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        help="independent compiled copies of every arm (default 3; 2 with --quick)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="leave out the peer arms")
-    parser.add_argument("--steps", type=int, help="timed steps per arm (every model)")
-    parser.add_argument("--warmup", type=int, help="untimed steps per arm before timing")
+    parser.add_argument("--steps", type=int, help="timed steps per copy of an arm (every model)")
+    parser.add_argument("--warmup", type=int, help="untimed steps per copy before timing")
     parser.add_argument("--block", type=int, help="steps an arm runs before the next one's turn")
     parser.add_argument("--pass-repeats", type=int, help="timed calls of the GC pass")
     parser.add_argument("--cnn-size", type=int, help="CNN image size (default: specs.CPU_SIZES)")
@@ -73,14 +98,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.model_keys = [MODEL_ALIASES.get(m.strip(), m.strip()) for m in args.models.split(",")]
-    args.arm_names = [a.strip() for a in args.arms.split(",") if a.strip()]
-    unknown = [a for a in args.arm_names if a not in ARMS]
+    families = [f.strip().lower() for f in args.optimizers.split(",") if f.strip()]
+    args.optimizer_families = list(dict.fromkeys(families))
+    unknown = [f for f in args.optimizer_families if f not in OPTIMIZER_FAMILIES]
+    if unknown or not args.optimizer_families:
+        parser.error(f"unknown optimizer family {unknown}; choose from {OPTIMIZER_FAMILIES}")
+    if args.copies is None:
+        args.copies = 2 if args.quick else 3
+    if args.copies < 1:
+        parser.error("--copies: at least 1")
+    wanted = {a.strip() for a in args.arms.split(",") if a.strip()}
+    unknown = sorted(wanted - set(ARMS))
     if unknown:
         parser.error(f"unknown arm(s) {unknown}; choose from {list(ARMS)}")
-    for name in list(args.arm_names):  # a GC arm brings its baseline
-        baseline = ARMS[name].baseline
-        if baseline and baseline not in args.arm_names:
-            args.arm_names.insert(0, baseline)
+    wanted |= {n for n, arm in ARMS.items() if arm.control}  # every comparison reports its A/A
+    wanted |= {ARMS[n].baseline for n in wanted if ARMS[n].baseline}  # and its baseline
+    args.arm_names = [n for n in ARMS if n in wanted]  # registered order: baselines first
     return args
 
 
@@ -103,81 +136,145 @@ def _specs(args: argparse.Namespace) -> dict[str, ModelSpec]:
     return {k: specs[k] for k in args.model_keys}
 
 
-def _time_model(
-    spec: ModelSpec, arm_names: list[str], with_peers: bool, seed: int
+def _comparison(
+    spec: ModelSpec, row: dict[str, Any], copies_of: dict[str, list[Rounds]], seed: int
+) -> dict[str, Any]:
+    """One arm (all its copies) against its baseline (all of its copies)."""
+    name, baseline = row["arm"], row["baseline"]
+    ratio, low, high = ratio_interval(copies_of[baseline], copies_of[name], seed)
+    target = 1 + spec.target
+    where = f"[{spec.key}, {row['optimizer']}]"
+    log(f"  {where} {name} / {baseline}: {ratio:.4f} (95%: {low:.4f} .. {high:.4f})")
+    return {
+        "model": spec.key,
+        "group": row["group"],
+        "optimizer": row["optimizer"],
+        "arm": name,
+        "baseline": baseline,
+        "control": bool(row.get("control", False)),
+        "copies": len(copies_of[name]),
+        "baseline_median_ms": summary_ms(sum(copies_of[baseline], []))["median_ms"],
+        "median_ms": summary_ms(sum(copies_of[name], []))["median_ms"],
+        "ratio": round(ratio, 5),
+        "ratio_ci95": [round(low, 5), round(high, 5)],
+        "target_ratio": target,
+        "meets_target": bool(ratio <= target),
+        "interval_below_target": bool(high <= target),
+    }
+
+
+def _with_control(spec: ModelSpec, comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each Keras comparison with its family's A/A control beside it, and whether that resolves.
+
+    Resolved: the A/A interval contains 1 and lies within the model's band
+    (:data:`~benchmarks.gc_overhead.specs.RESOLUTION_BANDS`).
+    """
+    control = next((c for c in comparisons if c["control"]), None)
+    for c in comparisons:
+        c["control_ratio"] = c["control_ci95"] = c["resolved"] = None
+        if c["group"] == "keras" and control is not None:
+            low, high = control["ratio_ci95"]
+            c["control_ratio"], c["control_ci95"] = control["ratio"], [low, high]
+            c["resolved"] = bool(1 - spec.resolution <= low <= 1 <= high <= 1 + spec.resolution)
+    return comparisons
+
+
+def family_arms(spec: ModelSpec, optimizer: OptimizerSpec, arm_names: list[str]) -> list[str]:
+    """The arms of ``arm_names`` that run with ``optimizer`` on ``spec``'s model.
+
+    Every arm runs with the model's own optimizer; with another, only the
+    arms registered ``every_optimizer`` (not the ``GCModel`` pair).
+    """
+    own = optimizer.name == spec.optimizer
+    return [name for name in arm_names if own or ARMS[name].every_optimizer]
+
+
+def _time_family(
+    spec: ModelSpec,
+    optimizer: OptimizerSpec,
+    arm_names: list[str],
+    copies: int,
+    peers: list[PeerArm],
+    weights: list[Any],
+    seed: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], keras.Model]:
-    """Build and warm up every arm of one model, time them interleaved, compare."""
+    """Build and warm up every copy of every arm of one optimizer family, time them, compare.
+
+    The peers, if any, are timed in the same interleaving (one copy each).
+    Returns the rows (one per copy), the comparisons and the first plain copy.
+    """
     x, y = spec.inputs(np.random.default_rng(seed))
-    timers: dict[str, StepTimer] = {}
-    rows: dict[str, dict[str, Any]] = {}
-    models: dict[str, keras.Model] = {}
-    weights = None
-    for name in arm_names:
-        arm = ARMS[name]
-        log(f"  [{spec.key}] building arm {name!r}")
-        start = time.perf_counter()
-        model = build_arm(arm, spec.build, spec.optimizer, spec.learning_rate, spec.loss, weights)
-        weights = weights or model.get_weights()
-        timers[name] = keras_step_timer(model, x, y)
-        models[name] = model
-        rows[name] = {
-            "model": spec.key,
-            "arm": name,
-            "group": "keras",
-            "what": arm.what,
-            "baseline": arm.baseline,
-            "control": arm.control,
-            "model_class": type(model).__name__,
-            "optimizer_class": type(model.optimizer).__name__,
-            "build_and_first_step_s": round(time.perf_counter() - start, 3),
-        }
-    peers = available_peers() if with_peers and spec.key in PEER_MODELS else []
+    arm_names = family_arms(spec, optimizer, arm_names)
+    timers: dict[tuple[str, int], StepTimer] = {}
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    models: list[keras.Model] = []
+    where = f"[{spec.key}, {optimizer.name}]"
+    for copy in range(copies):  # copy 0 of every arm, then copy 1, ...
+        for name in arm_names:
+            arm = ARMS[name]
+            log(f"  {where} building arm {name!r}, copy {copy + 1} of {copies}")
+            start = time.perf_counter()
+            models.append(build_arm(arm, spec.build, optimizer, spec.loss, weights))
+            timers[name, copy] = keras_step_timer(models[-1], x, y)
+            rows[name, copy] = {
+                "model": spec.key,
+                "optimizer": optimizer.name,
+                "arm": name,
+                "copy": copy,
+                "group": "keras",
+                "what": arm.what,
+                "baseline": arm.baseline,
+                "control": arm.control,
+                "model_class": type(models[-1]).__name__,
+                "optimizer_class": type(models[-1].optimizer).__name__,
+                "build_and_first_step_s": round(time.perf_counter() - start, 3),
+            }
     for peer in peers:
-        log(f"  [{spec.key}] building peer arm {peer.name!r}")
+        log(f"  {where} building peer arm {peer.name!r}")
         start = time.perf_counter()
-        timers[peer.name] = peer.timer(spec, seed)
-        rows[peer.name] = {
+        timers[peer.name, 0] = peer.timer(spec, seed)
+        rows[peer.name, 0] = {
             "model": spec.key,
+            "optimizer": peer.baseline or peer.name,
             "arm": peer.name,
+            "copy": 0,
             "group": peer.group,
             "what": peer.what,
             "baseline": peer.baseline,
             "build_and_first_step_s": round(time.perf_counter() - start, 3),
         }
-    for name, timer in timers.items():
-        rows[name]["warmup_ms"] = [round(timer() * 1e3, 4) for _ in range(spec.warmup)]
-    log(f"  [{spec.key}] timing {len(timers)} arms x {spec.steps} steps, blocks of {spec.block}")
+    for key, timer in timers.items():
+        rows[key]["warmup_ms"] = [round(timer() * 1e3, 4) for _ in range(spec.warmup)]
+    log(f"  {where} timing {len(timers)} models x {spec.steps} steps, blocks of {spec.block}")
     rounds = interleave(timers, spec.steps, spec.block)
-    for name, row in rows.items():
-        row["times_ms"] = [[round(s * 1e3, 4) for s in r] for r in rounds[name]]
-        row["stats"] = summary_ms(rounds[name])
-        row["last_loss_finite"] = bool(np.isfinite(timers[name].last_loss))
-    comparisons = []
-    for name, row in rows.items():
-        if row["baseline"] is None:
-            continue
-        base = rows[row["baseline"]]
-        ratio, low, high = ratio_interval(rounds[row["baseline"]], rounds[name], seed)
-        comparisons.append(
-            {
-                "model": spec.key,
-                "group": row["group"],
-                "arm": name,
-                "baseline": row["baseline"],
-                "control": bool(row.get("control", False)),
-                "baseline_median_ms": base["stats"]["median_ms"],
-                "median_ms": row["stats"]["median_ms"],
-                "ratio": round(ratio, 5),
-                "ratio_ci95": [round(low, 5), round(high, 5)],
-                "target_ratio": 1 + spec.target,
-                "meets_target": bool(ratio <= 1 + spec.target),
-                "interval_below_target": bool(high <= 1 + spec.target),
-            }
-        )
+    copies_of: dict[str, list[Rounds]] = {}
+    for key, row in rows.items():
+        row["times_ms"] = [[round(s * 1e3, 4) for s in r] for r in rounds[key]]
+        row["stats"] = summary_ms(rounds[key])
+        row["last_loss_finite"] = bool(np.isfinite(timers[key].last_loss))
+        copies_of.setdefault(key[0], []).append(rounds[key])
+    comparisons = [
+        _comparison(spec, row, copies_of, seed)
+        for (_, copy), row in rows.items()
+        if row["baseline"] is not None and copy == 0
+    ]
+    return list(rows.values()), _with_control(spec, comparisons), models[0]
+
+
+def _gc_pass(
+    key: str, model: keras.Model, bandwidth: dict[str, Any], spec: ModelSpec, step_ms: float
+) -> list[dict[str, Any]]:
+    """The GC pass alone over ``model``'s weights, against its floor and the plain step."""
+    rows = gc_pass_rows(key, model, bandwidth["bandwidth_gb_s"], spec.pass_repeats)
+    for row in rows:
+        row["baseline_step_ms"] = step_ms
+        row["floor_share_of_step"] = round(row["floor_ms"] / step_ms, 5)
+        row["pass_share_of_step"] = round(row["pass_net_of_call_ms"] / step_ms, 5)
         log(
-            f"  [{spec.key}] {name} / {row['baseline']}: {ratio:.4f} (95%: {low:.4f} .. {high:.4f})"
+            f"  [{key}] GC pass ({row['compiler']}): {row['pass']['median_ms']:.3f} ms, "
+            f"call {row['call']['median_ms']:.3f} ms, floor {row['floor_ms']:.3f} ms"
         )
-    return list(rows.values()), comparisons, models[arm_names[0]]
+    return rows
 
 
 def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
@@ -208,18 +305,26 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
             "seed": args.seed,
             "models": {k: s.describe() for k, s in specs.items()},
             "arms": {n: ARMS[n].what for n in args.arm_names},
+            "optimizer_families": args.optimizer_families,
+            "copies": args.copies,
             "peers": not args.no_peers,
             "timing": (
                 "one step = one call of the compiled train function (what fit calls per "
                 "batch; for the peers, their own jitted or eager step) on fixed synthetic "
                 "tensors of the real shapes, timed with time.perf_counter until the loss "
-                "is read back; each arm's first step and warm-up steps untimed; arms "
-                "interleaved in blocks, rotating order; Python's collector paused in a round"
+                "is read back; each copy's first step and warm-up steps untimed; the copies "
+                "of every arm of one model and optimizer interleaved in blocks, rotating "
+                "order; Python's collector paused in a round"
             ),
             "ratio": (
-                "paired by round of the interleaving: the median over rounds of (arm's "
-                "median step / its baseline's median step in that round); 95% percentile "
-                "bootstrap interval, rounds resampled"
+                "paired by round of the interleaving: an arm's step time in a round is the "
+                "median over its copies of each copy's median step; the ratio is the median "
+                "over rounds of (arm's / its baseline's); 95% percentile bootstrap interval, "
+                "rounds and each arm's copies resampled"
+            ),
+            "resolved": (
+                "the A/A control's interval (plain again / plain, same model and optimizer) "
+                "contains 1 and lies within 1 +/- the model's resolution"
             ),
             "floor": f"{PASSES} x {BYTES_PER_PARAMETER} bytes x centralized parameters / "
             "copy bandwidth",
@@ -231,22 +336,21 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     results["arms"], results["comparisons"], results["gc_pass"] = [], [], []
     for key, spec in specs.items():
         log(f"Model {spec.label}: {'; '.join(spec.notes)}")
-        rows, comparisons, model = _time_model(spec, args.arm_names, not args.no_peers, args.seed)
-        results["arms"] += rows
-        results["comparisons"] += comparisons
-        step_ms = next(r["stats"]["median_ms"] for r in rows if r["arm"] == args.arm_names[0])
-        for row in gc_pass_rows(key, model, bandwidth["bandwidth_gb_s"], spec.pass_repeats):
-            row["baseline_step_ms"] = step_ms
-            row["floor_share_of_step"] = round(row["floor_ms"] / step_ms, 5)
-            row["pass_share_of_step"] = round(row["pass_net_of_call_ms"] / step_ms, 5)
-            results["gc_pass"].append(row)
-            log(
-                f"  [{key}] GC pass ({row['compiler']}): {row['pass']['median_ms']:.3f} ms, "
-                f"call {row['call']['median_ms']:.3f} ms, floor {row['floor_ms']:.3f} ms"
+        weights = spec.build().get_weights()  # every copy of every arm starts from these
+        for index, optimizer in enumerate(spec.optimizers(args.optimizer_families)):
+            with_peers = index == 0 and not args.no_peers and spec.key in PEER_MODELS
+            peers = available_peers() if with_peers else []
+            rows, comparisons, model = _time_family(
+                spec, optimizer, args.arm_names, args.copies, peers, weights, args.seed
             )
-        del model
-        keras.backend.clear_session()
-        python_gc.collect()
+            results["arms"] += rows
+            results["comparisons"] += comparisons
+            if index == 0:
+                step_ms = next(c["baseline_median_ms"] for c in comparisons if c["control"])
+                results["gc_pass"] += _gc_pass(key, model, bandwidth, spec, step_ms)
+            del model
+            keras.backend.clear_session()
+            python_gc.collect()
     results["load_average"]["end"] = machine.load_average()
     results["duration_s"] = round(time.perf_counter() - started, 1)
     return results

@@ -1,8 +1,8 @@
-"""The benchmarked models: how to build each, its batch, optimizer and run lengths."""
+"""The benchmarked models: how to build each, its batch, optimizers, targets and run lengths."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,19 +11,69 @@ import numpy as np
 
 from gc_tutorial.book.networks import horses_or_humans_cnn, taxi_fare_mlp
 
-__all__ = ["OVERHEAD_TARGETS", "ModelSpec", "model_specs"]
+__all__ = [
+    "OPTIMIZER_FAMILIES",
+    "OVERHEAD_TARGETS",
+    "RESOLUTION_BANDS",
+    "SGD",
+    "ModelSpec",
+    "OptimizerSpec",
+    "model_specs",
+]
 
 OVERHEAD_TARGETS = {"taxi_mlp": 0.05, "hoh_cnn": 0.02, "resnet50": 0.02}
 """Largest acceptable GC overhead per step on the CPU: 5% for the MLP, 2% for the conv nets."""
 
+RESOLUTION_BANDS = {"taxi_mlp": 0.02, "hoh_cnn": 0.01, "resnet50": 0.01}
+"""How close to 1 the A/A control's whole interval must lie for a run to resolve its targets.
+
+Two sets of plain copies that differ in nothing must come out within 2% of
+each other on the MLP and 1% on the conv nets (interval included, and 1
+inside it): otherwise the run cannot tell a 2% (5%) overhead from noise.
+"""
+
+OPTIMIZER_FAMILIES = ("own", "sgd")
+"""The optimizer families a run can choose (``--optimizers``): each model's own
+optimizer (:attr:`ModelSpec.optimizer`: Adam; RMSprop for the CNN, as keras.io
+trains it) and SGD with momentum 0.9 (:data:`SGD`)."""
+
+SGD_LEARNING_RATE, SGD_MOMENTUM = 0.01, 0.9
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer family: a ``keras.optimizers`` class name and its arguments.
+
+    The name (``"Adam"``, ``"SGD"``) is the family's name in the results:
+    the ``optimizer`` of every comparison in it.
+    """
+
+    name: str
+    learning_rate: float
+    momentum: float | None = None
+
+    def arguments(self) -> dict[str, float]:
+        """The constructor's keyword arguments."""
+        extra = {} if self.momentum is None else {"momentum": self.momentum}
+        return {"learning_rate": self.learning_rate, **extra}
+
+    def describe(self) -> str:
+        """E.g. ``"SGD(learning_rate=0.01, momentum=0.9)"``."""
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.arguments().items())})"
+
+
+SGD = OptimizerSpec("SGD", SGD_LEARNING_RATE, SGD_MOMENTUM)
+
 
 @dataclass
 class ModelSpec:
-    """One benchmarked model: its Keras builder, synthetic batch, optimizer and run lengths.
+    """One benchmarked model: its Keras builder, synthetic batch, optimizers and run lengths.
 
     ``build`` makes the Keras network; ``inputs`` makes one batch of
     synthetic inputs and targets of the real shapes and dtypes (the time of
-    a dense training step does not depend on the values).
+    a dense training step does not depend on the values). ``optimizer`` and
+    ``learning_rate`` are the model's own optimizer (the ``own`` family);
+    ``steps`` and ``warmup`` count the steps of each copy of an arm.
     """
 
     key: str
@@ -46,6 +96,16 @@ class ModelSpec:
         """The overhead target for this model (see :data:`OVERHEAD_TARGETS`)."""
         return OVERHEAD_TARGETS[self.key]
 
+    @property
+    def resolution(self) -> float:
+        """The A/A control's band for this model (see :data:`RESOLUTION_BANDS`)."""
+        return RESOLUTION_BANDS[self.key]
+
+    def optimizers(self, families: Sequence[str] = OPTIMIZER_FAMILIES) -> list[OptimizerSpec]:
+        """The optimizer of each family in ``families`` (see :data:`OPTIMIZER_FAMILIES`)."""
+        own = OptimizerSpec(self.optimizer, self.learning_rate)
+        return [{"own": own, "sgd": SGD}[family.lower()] for family in families]
+
     def describe(self) -> dict[str, Any]:
         """The settings as plain data, for the results file."""
         return {
@@ -60,6 +120,10 @@ class ModelSpec:
             "block": self.block,
             "pass_repeats": self.pass_repeats,
             "target_overhead": self.target,
+            "resolution": self.resolution,
+            "optimizer_families": {
+                f: o.describe() for f, o in zip(OPTIMIZER_FAMILIES, self.optimizers(), strict=True)
+            },
             "notes": self.notes,
         }
 

@@ -1,4 +1,4 @@
-"""Timing primitives: interleaved blocks, paired ratio intervals, copy bandwidth.
+"""Timing primitives: interleaved blocks, paired ratio intervals over model copies, bandwidth.
 
 Nothing here knows about Keras: a *timer* is any callable that runs one step
 and returns how long it took, in seconds.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import gc as python_gc
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -26,29 +26,34 @@ __all__ = [
 Rounds = list[list[float]]
 """One arm's step times in seconds, one inner list per round of the interleaving."""
 
+Key = TypeVar("Key", bound=Hashable)
+
 
 def interleave(
-    timers: Mapping[str, Callable[[], float]], steps: int, block: int
-) -> dict[str, Rounds]:
+    timers: Mapping[Key, Callable[[], float]], steps: int, block: int
+) -> dict[Key, Rounds]:
     """Run every timer ``steps`` times, taking turns in blocks of ``block`` steps.
 
-    In round ``r`` each arm runs one block, starting with arm ``r mod n`` and
-    going round in order, so that no arm always follows the same one. Python's
+    In round ``r`` each timer runs one block, starting with timer ``r mod n``
+    and going round in order, so that no timer always follows the same one.
+    (A run's timers are the copies of its arms, copy 1 of every arm, then
+    copy 2 of every arm, and so on, so that the copies of an arm are spread
+    over the round.) Python's
     garbage collector is paused within a round (and run between rounds, where
     a full collection of a process holding several ResNet50s takes longer
     than a step), so that a collection falls on no timed step.
 
     Args:
-        timers: Arm name to a callable that runs one step and returns its
-            duration in seconds.
-        steps: Timed steps per arm.
-        block: Steps an arm runs before the next arm's turn.
+        timers: A key (an arm, or an arm's copy) to a callable that runs one
+            step and returns its duration in seconds.
+        steps: Timed steps per timer.
+        block: Steps a timer runs before the next one's turn.
 
     Returns:
-        Arm name to its step times, one list per round.
+        Each key to its step times, one list per round.
     """
     names = list(timers)
-    rounds: dict[str, Rounds] = {name: [] for name in names}
+    rounds: dict[Key, Rounds] = {name: [] for name in names}
     for index in range(math.ceil(steps / block)):
         count = min(block, steps - index * block)
         shift = index % len(names)
@@ -70,77 +75,70 @@ def _as_rounds(samples: Sequence[float] | Sequence[Sequence[float]]) -> list[np.
     return [np.asarray(r, dtype=float) for r in samples if len(r)]
 
 
+def _round_medians(arm: Rounds | Sequence[Rounds]) -> np.ndarray:
+    """A ``(copies, rounds)`` array of each copy's median step in each round."""
+    copies = [arm] if np.ndim(arm[0][0]) == 0 else arm  # one copy's rounds, or copies
+    return np.array([[np.median(r) for r in rounds] for rounds in copies], dtype=float)
+
+
 def ratio_interval(
-    baseline: Sequence[float] | Sequence[Sequence[float]],
-    treated: Sequence[float] | Sequence[Sequence[float]],
+    baseline: Rounds | Sequence[Rounds],
+    treated: Rounds | Sequence[Rounds],
     seed: int = 0,
     resamples: int = 4000,
     level: float = 0.95,
+    resample_copies: bool = True,
 ) -> tuple[float, float, float]:
     """The treated arm's step time over the baseline's, and its bootstrap interval.
 
-    Given the same number (two or more) of rounds of each, as
-    :func:`interleave` returns them, the comparison is paired by round: each
-    round gives the ratio of the two arms' median steps in that round, taken
-    minutes apart at most, so a slow spell of the machine, which falls on
-    both arms of a round, cancels. The estimate is the median of those
-    per-round ratios, and the interval resamples whole rounds.
+    Each arm is one model's step times per round of :func:`interleave`, or
+    several independent copies of it (a list of those, one per copy), the
+    two arms over the same rounds. In each round, an arm's step time is the
+    median over its copies of each copy's median step; the round's ratio is
+    the treated arm's over the baseline's, taken minutes apart at most, so a
+    slow spell of the machine, which falls on both arms of a round, cancels.
+    The estimate is the median of the per-round ratios.
 
-    Otherwise (flat samples, or rounds that do not pair) it is
-    ``median(treated) / median(baseline)``, with the steps resampled
-    within each round of each arm (a round of one step stays as it is).
-
-    The intervals are ``scipy.stats.bootstrap``'s percentile intervals.
+    The percentile interval comes from a two-level bootstrap that resamples
+    whole rounds (a block of steps runs at a pace of its own) and,
+    independently, each arm's copies (two copies of one model differ by a
+    few percent that more rounds do not remove: memory placement, caches).
+    A bias between copies thus widens the interval instead of hiding in the
+    estimate, and an arm with more copies averages it out. Where the copies
+    do not differ, the interval errs wide (a copy's round-to-round noise is
+    resampled at both levels; up to about 1.7 times the rounds-only width in
+    simulation): the price of not assuming that copies are alike. With one
+    copy per arm, or ``resample_copies=False``, only rounds are resampled.
 
     Args:
-        baseline: The baseline's step times: per round (a list of lists, as
-            :func:`interleave` returns) or flat.
-        treated: The treated arm's, likewise.
+        baseline: The baseline's step times in seconds: rounds, or copies of rounds.
+        treated: The treated arm's, likewise, with the baseline's number of rounds.
         seed: Seed of the resampling.
         resamples: Bootstrap resamples.
         level: Coverage of the percentile interval.
+        resample_copies: Resample the copies too (else rounds only).
 
     Returns:
         ``(ratio, low, high)``.
     """
-    from scipy import stats
+    base, treat = _round_medians(baseline), _round_medians(treated)
+    if base.shape[1] != treat.shape[1]:
+        raise ValueError(f"the arms ran {base.shape[1]} and {treat.shape[1]} rounds, not paired")
+    estimate = float(np.median(np.median(treat, axis=0) / np.median(base, axis=0)))
+    rng = np.random.default_rng(seed)
+    rounds = rng.integers(0, base.shape[1], size=(resamples, 1, base.shape[1]))
 
-    base, treat = _as_rounds(baseline), _as_rounds(treated)
-    if len(base) == len(treat) >= 2:
-        data: tuple[np.ndarray, ...] = (
-            np.array([np.median(t) / np.median(b) for b, t in zip(base, treat, strict=True)]),
-        )
-        statistic: Callable[..., Any] = np.median
-    else:  # steps resampled within each round of each arm; a round of one step stays
-        varied = [
-            (arm, r) for arm, rounds in enumerate((treat, base)) for r in rounds if r.size > 1
-        ]
-        fixed = [
-            np.concatenate([[], *(r for r in rounds if r.size == 1)]) for rounds in (treat, base)
-        ]
-        data = tuple(r for _, r in varied)
+    def arm_per_round(medians: np.ndarray) -> np.ndarray:  # (resamples, rounds)
+        count = medians.shape[0]
+        if resample_copies:
+            copies = rng.integers(0, count, size=(resamples, count, 1))
+        else:
+            copies = np.arange(count)[None, :, None]
+        return np.median(medians[copies, rounds], axis=1)
 
-        def statistic(*samples: np.ndarray, axis: int = -1) -> Any:
-            batch = samples[0].shape[:-1] if samples else ()
-            medians = []
-            for arm in (0, 1):
-                drawn = [s for s, (a, _) in zip(samples, varied, strict=True) if a == arm]
-                drawn.append(np.broadcast_to(fixed[arm], (*batch, fixed[arm].size)))
-                medians.append(np.median(np.concatenate(drawn, axis=-1), axis=-1))
-            return medians[0] / medians[1]
-
-    estimate = float(statistic(*data))
-    if not data:  # nothing to resample
-        return estimate, estimate, estimate
-    interval = stats.bootstrap(
-        data,
-        statistic,
-        n_resamples=resamples,
-        confidence_level=level,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-    ).confidence_interval
-    return estimate, float(interval.low), float(interval.high)
+    ratios = np.median(arm_per_round(treat) / arm_per_round(base), axis=1)
+    low, high = np.percentile(ratios, [50 * (1 - level), 50 * (1 + level)])
+    return estimate, float(low), float(high)
 
 
 def summary_ms(seconds: Sequence[float] | Sequence[Sequence[float]]) -> dict[str, Any]:
