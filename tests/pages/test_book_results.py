@@ -71,6 +71,22 @@ def test_the_horses_or_humans_rates_are_the_pilots_choices(pilot, constant, arm)
         assert studies.HORSES_OR_HUMANS.arms[gc_arm].learning_rate == rate
 
 
+def test_the_tuned_study_runs_each_method_at_the_rate_its_complete_pilot_chose():
+    from gc_tutorial.book.experiments import chosen_rates, pilot_choice, studies
+
+    file = ResultsFile(STUDY_RESULTS / "horses_or_humans_pilot_full.csv")
+    results, records = file.read(), file.records()
+    assert set(results["split"]) == {"train", "validation"}, "a pilot never sees the test split"
+    pilot = studies.HORSES_OR_HUMANS_PILOT
+    planned = {(arm, seed) for arm in pilot.arms for seed in pilot.scale("full").seeds}
+    assert set(records) == planned, "every rate of every method on every pilot seed"
+    choice = pilot_choice(results)
+    assert not choice["on_edge"].any(), "a choice on a grid's edge: extend that grid first"
+    assert chosen_rates(results) == dict(studies.HORSES_OR_HUMANS_TUNED_RATES)
+    for method, arm in studies.HORSES_OR_HUMANS_TUNED.arms.items():
+        assert arm.learning_rate == studies.HORSES_OR_HUMANS_TUNED_RATES[method]
+
+
 RESULTS_FILES = sorted(STUDY_RESULTS.glob("*_full.csv"))  # committed; smoke runs are local
 
 MADE_BEFORE_ONE_COMMIT_PER_STUDY = {

@@ -69,6 +69,7 @@ from gc_tutorial.book.experiments.runner import run_study
 from gc_tutorial.book.experiments.studies import (
     HORSES_OR_HUMANS,
     HORSES_OR_HUMANS_PILOT,
+    HORSES_OR_HUMANS_TUNED,
     NYC_TAXI,
     NYC_TAXI_LR_SWEEP,
     NYC_TAXI_SGD_PILOT,
@@ -110,6 +111,7 @@ __all__ = [
     "chosen_rates",
     "HORSES_OR_HUMANS",
     "HORSES_OR_HUMANS_PILOT",
+    "HORSES_OR_HUMANS_TUNED",
     "NYC_TAXI",
     "resolve_study",
     "METRIC_KINDS",
