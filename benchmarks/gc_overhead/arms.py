@@ -96,14 +96,13 @@ def plain(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> A
     return network, optimizer(**arguments)
 
 
-@register(
+# The A/A control builds exactly what `plain` builds, on other copies of the model.
+register(
     "plain again",
     "the plain optimizer on other copies of the model: an A/A control, no GC",
     "plain",
     control=True,
-)
-def plain_other_copies(network: keras.Model, optimizer: type, arguments: dict[str, Any]) -> Any:
-    return network, optimizer(**arguments)
+)(plain)
 
 
 @register("subclass", "gc_tutorial.centralized(optimizer class), e.g. GCAdam", "plain")

@@ -33,6 +33,7 @@ from gc_tutorial.book.experiments.paired import (
     paired_statistics,
     paired_statistics_per_epoch,
 )
+from gc_tutorial.book.experiments.pilots import GC_FORMS, optimizer_and_form
 
 __all__ = [
     "UPDATE_VS_GRADIENT",
@@ -360,13 +361,6 @@ def _effect(row: Mapping[str, Any]) -> str:
     return f"{metric}: undetermined"
 
 
-_FORMS = {"gradient": "GC on the gradient", "update": "GC on the update"}
-
-
-def _form(arm: str) -> str:
-    return "update" if arm.endswith("on the update") else "gradient"
-
-
 def recommendation(table: pd.DataFrame, optimizer: str) -> str:
     """What to do about GC with ``optimizer``, by a rule fixed before the runs.
 
@@ -393,14 +387,14 @@ def recommendation(table: pd.DataFrame, optimizer: str) -> str:
     for arm, rows in forms.groupby("treatment", sort=False):
         records = rows.to_dict("records")
         if any(map(_helped, records)) and not any(map(_hurt, records)):
-            helping.append(_form(str(arm)))
+            helping.append(optimizer_and_form(str(arm))[1])
     if not helping:
         return "don't use GC"
-    if helping == ["update"] or helping == ["gradient"]:
-        return f"use {_FORMS[helping[0]]}"
+    if len(helping) == 1:
+        return f"use {helping[0]}"
     versus = test[(test["kind"] == UPDATE_VS_GRADIENT_KIND)].to_dict("records")
     update_wins = any(map(_helped, versus)) and not any(map(_hurt, versus))
-    return f"use {_FORMS['update' if update_wins else 'gradient']}"
+    return f"use {GC_FORMS[2] if update_wins else GC_FORMS[1]}"
 
 
 def optimizer_answer(table: pd.DataFrame, optimizer: str, cost: str | None = None) -> str:
@@ -425,13 +419,13 @@ def optimizer_answer(table: pd.DataFrame, optimizer: str, cost: str | None = Non
     parts = []
     for arm, found in rows.groupby("treatment", sort=False):
         effects = "; ".join(_effect(row) for row in found.to_dict("records"))
-        parts.append(f"{_FORMS[_form(str(arm))]}: {effects}.")
+        parts.append(f"{optimizer_and_form(str(arm))[1]}: {effects}.")
     costs = f" Cost per training step: {cost}." if cost else ""
     advice = recommendation(table, optimizer)
     return f"**{optimizer}** ({counted}): " + " ".join(parts) + costs + f" **Advice: {advice}.**"
 
 
-_COST_ARMS = {"subclass": "gradient", "update": "update"}
+_COST_ARMS = {"subclass": GC_FORMS[1], "update": GC_FORMS[2]}
 """The benchmark's arms that time each GC form (its other gradient-form arms,
 the wrapper and ``GCModel``, compute the same)."""
 
@@ -464,9 +458,7 @@ def cost_words(costs: pd.DataFrame, model: str, optimizer: str, backend: str) ->
         low, ratio, high = (100 * (float(row[k]) - 1) for k in ("low", "ratio", "high"))
         return f"{ratio:+.1f}% [{low:+.1f}, {high:+.1f}]".replace("-", "−")
 
-    forms = ", ".join(
-        f"{percent(rows.loc[arm])} with {_FORMS[form]}" for arm, form in _COST_ARMS.items()
-    )
+    forms = ", ".join(f"{percent(rows.loc[arm])} with {form}" for arm, form in _COST_ARMS.items())
     return (
         f"{forms} (GC{optimizer} against {optimizer} on {backend}, 95% intervals; two identical "
         f"plain models differ by {percent(control.iloc[0])})"

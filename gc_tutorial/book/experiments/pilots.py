@@ -17,7 +17,14 @@ import pandas as pd
 
 from gc_tutorial.book.experiments.frames import metric_rows
 
-__all__ = ["PILOT_WINDOW", "GC_FORMS", "pilot_choice", "chosen_rates", "rates_side_by_side"]
+__all__ = [
+    "PILOT_WINDOW",
+    "GC_FORMS",
+    "pilot_choice",
+    "chosen_rates",
+    "optimizer_and_form",
+    "rates_side_by_side",
+]
 
 PILOT_WINDOW = 3
 """Epochs, ending at the last, over which a pilot averages the validation loss."""
@@ -92,7 +99,12 @@ GC_FORMS = ("without GC", "GC on the gradient", "GC on the update")
 suffixes: none, ``" + GC"`` and ``" + GC on the update"``."""
 
 
-def _optimizer_and_form(method: str) -> tuple[str, str]:
+def optimizer_and_form(method: str) -> tuple[str, str]:
+    """A method's optimizer and its form of :data:`GC_FORMS`, from its name.
+
+    ``"Adam + GC"`` gives ``("Adam", "GC on the gradient")``; ``"SGD momentum"``
+    gives ``("SGD momentum", "without GC")``.
+    """
     optimizer, _, gc = method.partition(" + ")
     if not gc:
         return optimizer, GC_FORMS[0]
@@ -112,7 +124,7 @@ def rates_side_by_side(choice: pd.DataFrame) -> pd.DataFrame:
         chosen rate, NaN where the pilot did not try that form.
     """
     chosen = choice[choice["chosen"]]
-    named = [_optimizer_and_form(method) for method in chosen["method"]]
+    named = [optimizer_and_form(method) for method in chosen["method"]]
     frame = pd.DataFrame(named, columns=["optimizer", "form"]).assign(
         rate=chosen["learning_rate"].to_numpy(dtype=float)
     )
