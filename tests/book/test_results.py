@@ -107,7 +107,7 @@ def test_by_default_a_page_reads_the_committed_runs_and_trains_nothing(monkeypat
 
 def test_a_study_never_run_reads_as_no_rows(monkeypatch, installed, no_runs):
     monkeypatch.delenv(results.RUN_ENV, raising=False)
-    file = results.study_results("horses_or_humans", "full")
+    file = results.study_results("horses_or_humans_tuned", "gpu")
     assert not file.path.exists()
     assert file.read().empty
 

@@ -49,28 +49,6 @@ def test_the_taxi_sgd_learning_rate_is_the_pilots_choice():
         assert NYC_TAXI.arms[arm].learning_rate == TAXI_SGD_LEARNING_RATE
 
 
-@pytest.mark.parametrize(
-    "pilot, constant, arm",
-    [
-        ("horses_or_humans_sgd_pilot", "HORSES_OR_HUMANS_SGD_LEARNING_RATE", "SGD momentum"),
-        ("horses_or_humans_adam_pilot", "HORSES_OR_HUMANS_ADAM_LEARNING_RATE", "Adam"),
-    ],
-)
-def test_the_horses_or_humans_rates_are_the_pilots_choices(pilot, constant, arm):
-    from gc_tutorial.book.experiments import chosen_rates, studies
-
-    file = ResultsFile(STUDY_RESULTS / f"{pilot}_full.csv")
-    results, records = file.read(), file.records()
-    assert "test" not in set(results["split"]), "a pilot never sees the test split"
-    pilot_study = studies.STUDIES[pilot]
-    planned = {(a, seed) for a in pilot_study.arms for seed in pilot_study.scale("full").seeds}
-    assert set(records) == planned, "every rate on every pilot seed"
-    rate = getattr(studies, constant)
-    assert chosen_rates(results) == {arm: rate}
-    for gc_arm in (arm, f"{arm} + GC"):
-        assert studies.HORSES_OR_HUMANS.arms[gc_arm].learning_rate == rate
-
-
 def test_the_tuned_study_runs_each_method_at_the_rate_its_complete_pilot_chose():
     from gc_tutorial.book.experiments import chosen_rates, pilot_choice, studies
 
@@ -89,27 +67,8 @@ def test_the_tuned_study_runs_each_method_at_the_rate_its_complete_pilot_chose()
 
 RESULTS_FILES = sorted(STUDY_RESULTS.glob("*_full.csv"))  # committed; smoke runs are local
 
-MADE_BEFORE_ONE_COMMIT_PER_STUDY = {
-    "horses_or_humans_full.csv": "its seeds ran at two commits (f038f9e, acfefb4); "
-    "horses_or_humans_tuned replaces it",
-    "horses_or_humans_sgd_pilot_full.csv": "its runs ran at two commits; "
-    "horses_or_humans_pilot replaces it",
-}
 
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            path,
-            marks=pytest.mark.xfail(reason=MADE_BEFORE_ONE_COMMIT_PER_STUDY[path.name], strict=True)
-            if path.name in MADE_BEFORE_ONE_COMMIT_PER_STUDY
-            else (),
-        )
-        for path in RESULTS_FILES
-    ],
-    ids=[path.stem for path in RESULTS_FILES],
-)
+@pytest.mark.parametrize("path", RESULTS_FILES, ids=[path.stem for path in RESULTS_FILES])
 def test_every_run_of_a_study_comes_from_one_commit_with_a_clean_tree(path):
     records = ResultsFile(path).records()
     assert records, f"{path.name} has no provenance records"
@@ -129,17 +88,17 @@ def test_every_row_says_the_method_and_rate_its_run_recorded(path):
 
 
 def test_the_committed_horses_or_humans_runs_are_paired_runs_of_a_committed_revision():
-    from gc_tutorial.book.experiments import HORSES_OR_HUMANS
+    from gc_tutorial.book.experiments import HORSES_OR_HUMANS_TUNED as study
     from gc_tutorial.book.experiments.results_file import ResultsFile
 
-    scale = HORSES_OR_HUMANS.scale("full")
-    file = ResultsFile(STUDY_RESULTS / "horses_or_humans_full.csv")
+    scale = study.scale("full")
+    file = ResultsFile(STUDY_RESULTS / "horses_or_humans_tuned_full.csv")
     results, records = file.read(), file.records()
     assert records, "no Horses or Humans runs committed"
     runs = results.groupby(["arm", "seed"])["epoch"].max()
     assert set(runs.index) == set(records)
     assert (runs == scale.epochs).all()
-    assert set(results["arm"]) <= set(HORSES_OR_HUMANS.arms)
+    assert set(results["arm"]) <= set(study.arms)
     assert set(results["seed"]) <= set(scale.seeds)
     assert not [run for run, record in records.items() if record["git_dirty"] is not False]
     starts = {}
@@ -198,12 +157,12 @@ def test_the_answer_table_is_recomputed_from_the_committed_results():
         if output.get("metadata", {}).get("scrapbook", {}).get("name") == "verdict_table"
     ]
     tables = []
-    for name, metrics in (
-        ("nyc_taxi", ("mae", "loss")),
-        ("horses_or_humans", ("accuracy", "loss")),
+    for name, study, metrics in (
+        ("nyc_taxi", "nyc_taxi", ("mae", "loss")),
+        ("horses_or_humans", "horses_or_humans_tuned", ("accuracy", "loss")),
     ):
-        results = ResultsFile(STUDY_RESULTS / f"{name}_full.csv").read()
-        pairs = dict(STUDIES[name].pairs)
+        results = ResultsFile(STUDY_RESULTS / f"{study}_full.csv").read()
+        pairs = dict(STUDIES[study].pairs)
         if name == "horses_or_humans":  # arms whose training loss ended above 0.60 are left out
             pairs = learning_pairs(pairs, learned(results, 0.60))
         tables.append(verdict_table(results, pairs, metrics, study=name))

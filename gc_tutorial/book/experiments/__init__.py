@@ -67,7 +67,6 @@ from gc_tutorial.book.experiments.reach import (
 )
 from gc_tutorial.book.experiments.runner import run_study
 from gc_tutorial.book.experiments.studies import (
-    HORSES_OR_HUMANS,
     HORSES_OR_HUMANS_PILOT,
     HORSES_OR_HUMANS_TUNED,
     NYC_TAXI,
@@ -109,7 +108,6 @@ __all__ = [
     "PILOT_WINDOW",
     "pilot_choice",
     "chosen_rates",
-    "HORSES_OR_HUMANS",
     "HORSES_OR_HUMANS_PILOT",
     "HORSES_OR_HUMANS_TUNED",
     "NYC_TAXI",

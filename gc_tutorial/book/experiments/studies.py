@@ -9,10 +9,10 @@ Every arm is an :class:`~gc_tutorial.book.experiments.study.Arm`: one of the
 :data:`METHODS` at a learning rate. Beside the sweep, :func:`lr_sweep_frame`
 arranges its results by learning rate and method.
 
-The tuned horses-or-humans study is planned here before its pilot runs:
+The horses-or-humans study takes its rates from its pilot:
 :data:`HORSES_OR_HUMANS_PILOT` tries every method at every rate of
 :data:`HORSES_OR_HUMANS_PILOT_GRIDS`, and :func:`horses_or_humans_tuned`
-builds the study from the rates it chooses.
+builds the study from the rates it chooses (:data:`HORSES_OR_HUMANS_TUNED`).
 
 The module is longer than the project's usual one because it is data: the
 studies derived from one another (the pilots and the sweep are the studies
@@ -40,10 +40,7 @@ from gc_tutorial.book.networks import horses_or_humans_cnn, taxi_fare_mlp
 from gc_tutorial.optimizers import GCSGD, GCAdam, GCRMSprop
 
 __all__ = [
-    "HORSES_OR_HUMANS_SGD_LEARNING_RATE",
-    "HORSES_OR_HUMANS_ADAM_LEARNING_RATE",
     "HORSES_OR_HUMANS_IMAGE_SIZE",
-    "HORSES_OR_HUMANS_EPOCHS",
     "TAXI_SGD_LEARNING_RATE",
     "TAXI_SGD_PILOT_GRID",
     "NYC_TAXI_SGD_PILOT",
@@ -53,11 +50,6 @@ __all__ = [
     "lr_sweep_frame",
     "horses_or_humans_data",
     "taxi_fare_data",
-    "HORSES_OR_HUMANS",
-    "HORSES_OR_HUMANS_SGD_PILOT",
-    "HORSES_OR_HUMANS_SGD_PILOT_GRID",
-    "HORSES_OR_HUMANS_ADAM_PILOT",
-    "HORSES_OR_HUMANS_ADAM_PILOT_GRID",
     "HOLD_OUT_FRACTION",
     "METHODS",
     "HORSES_OR_HUMANS_BUDGET",
@@ -75,41 +67,14 @@ __all__ = [
 ]
 
 
-HORSES_OR_HUMANS_SGD_LEARNING_RATE = 0.03
-"""Learning rate of the horses-or-humans "SGD momentum" arms (momentum 0.9).
-
-Chosen by :data:`HORSES_OR_HUMANS_SGD_PILOT` (lowest mean validation loss
-after the study's epoch budget, on the held-out part of the training split;
-``chapters/results/studies/horses_or_humans_sgd_pilot_full.csv``, which
-``tests/pages/test_book_results.py`` checks against this value).
-"""
-
-HORSES_OR_HUMANS_ADAM_LEARNING_RATE = 3e-3
-"""Learning rate of the horses-or-humans Adam arms.
-
-Chosen by :data:`HORSES_OR_HUMANS_ADAM_PILOT` (lowest mean validation loss
-after the study's epoch budget, on the held-out part of the training split;
-``chapters/results/studies/horses_or_humans_adam_pilot_full.csv``, which
-``tests/pages/test_book_results.py`` checks against this value). It is the
-largest rate of the pilot's grid: a larger one might do better still.
-"""
-
 HORSES_OR_HUMANS_IMAGE_SIZE = 100
 """Side of the images in the ``full`` profile: the CPU scale.
 
 keras.io trains its CNN on 300 px images; on this project's 2-core CPU one
 epoch takes about 2 s at 100 px and 35-48 s at 300 px, so a study of seven
-arms and twelve seeds fits in a few hours only at the smaller size (the
+arms and twenty seeds fits in a few hours only at the smaller size (the
 network's five conv/pool blocks take at least 94 px). The ``gpu`` profile
 runs keras.io's 300 px.
-"""
-
-HORSES_OR_HUMANS_EPOCHS = 30
-"""Epochs per run of the horses-or-humans study and its pilots.
-
-keras.io trains for 10 epochs at 300 px; at 100 px and batch 128 the
-baselines need about 30 to leave chance (the pilots' validation curves
-show where they stop improving).
 """
 
 TAXI_SGD_LEARNING_RATE = 0.003
@@ -270,60 +235,6 @@ def _adam_arms(learning_rate: float) -> Mapping[str, Arm]:
 
 _ADAM_PAIRS = {"Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
 
-HORSES_OR_HUMANS = Study(
-    name="horses_or_humans",
-    build_model=_hoh_model,
-    data=horses_or_humans_data,
-    compile_kwargs=MappingProxyType({"loss": "binary_crossentropy", "metrics": ["accuracy"]}),
-    profiles=MappingProxyType(
-        {
-            "full": Scale(
-                seeds=tuple(range(12)),
-                epochs=HORSES_OR_HUMANS_EPOCHS,
-                batch_size=128,
-                image_size=HORSES_OR_HUMANS_IMAGE_SIZE,
-            ),
-            "gpu": Scale(
-                seeds=tuple(range(12)),
-                epochs=HORSES_OR_HUMANS_EPOCHS,
-                batch_size=128,
-                image_size=300,
-            ),
-            "smoke": Scale(
-                seeds=(0,),
-                epochs=1,
-                batch_size=128,
-                train_subset=128,
-                test_subset=64,
-                image_size=100,
-            ),
-        }
-    ),
-    arms=MappingProxyType(
-        {
-            "RMSprop": _arm("RMSprop", 1e-4),
-            "RMSprop + GC": _arm("RMSprop + GC", 1e-4),
-            "SGD momentum": _sgd_momentum(HORSES_OR_HUMANS_SGD_LEARNING_RATE, gc=False),
-            "SGD momentum + GC": _sgd_momentum(HORSES_OR_HUMANS_SGD_LEARNING_RATE, gc=True),
-            **_adam_arms(HORSES_OR_HUMANS_ADAM_LEARNING_RATE),
-        }
-    ),
-    pairs=MappingProxyType(
-        {"RMSprop + GC": "RMSprop", "SGD momentum + GC": "SGD momentum", **_ADAM_PAIRS}
-    ),
-    test_metrics=("accuracy",),
-)
-"""The keras.io CNN on Horses or Humans (binary cross-entropy, batch 128).
-
-RMSprop at 1e-4 is keras.io's setting (the replication); Adam at
-:data:`HORSES_OR_HUMANS_ADAM_LEARNING_RATE` and SGD with momentum 0.9 at
-:data:`HORSES_OR_HUMANS_SGD_LEARNING_RATE`, each chosen by its pilot.
-Full (the CPU scale): 12 seeds, :data:`HORSES_OR_HUMANS_EPOCHS` epochs, all
-images at :data:`HORSES_OR_HUMANS_IMAGE_SIZE` px. GPU: the same at keras.io's
-300 px (``--profile gpu``; it runs on the JAX backend too). Smoke: one seed,
-one epoch, 128 training and 64 test images at 100 px.
-"""
-
 NYC_TAXI = Study(
     name="nyc_taxi",
     build_model=_taxi_model,
@@ -355,76 +266,36 @@ Smoke: two seeds, one epoch, 512 training and 256 validation and test trips.
 """
 
 
-def _pilot_profiles(epochs: int, smoke_arms: tuple[str, ...] | None = None) -> Mapping[str, Scale]:
-    """A horses-or-humans pilot's profiles: seeds 100 and 101, at each profile's image size.
-
-    Two seeds, not the taxi pilot's three: on the 2-core CPU each run takes a
-    minute or more, and the study itself needs the hours.
-    """
-
-    def scale(image_size: int) -> Scale:
-        return Scale(seeds=(100, 101), epochs=epochs, batch_size=128, image_size=image_size)
-
-    return MappingProxyType(
-        {
-            "full": scale(HORSES_OR_HUMANS_IMAGE_SIZE),
-            "gpu": scale(300),
-            "smoke": Scale(
-                seeds=(0,),
-                epochs=1,
-                batch_size=32,
-                train_subset=80,
-                image_size=100,
-                arms=smoke_arms,
-            ),
-        }
-    )
-
-
-HORSES_OR_HUMANS_SGD_PILOT_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-"""Learning rates the horses-or-humans SGD pilot tries (momentum 0.9)."""
-
-HORSES_OR_HUMANS_SGD_PILOT = dataclasses.replace(
-    HORSES_OR_HUMANS,
-    name="horses_or_humans_sgd_pilot",
-    data=horses_or_humans_pilot_data,
-    profiles=_pilot_profiles(HORSES_OR_HUMANS_EPOCHS),
-    arms=_grid_arms({"SGD momentum": HORSES_OR_HUMANS_SGD_PILOT_GRID}),
-    pairs=MappingProxyType({}),
-)
-"""The pilot that chooses :data:`HORSES_OR_HUMANS_SGD_LEARNING_RATE`:
-plain SGD with momentum 0.9 at each rate of
-:data:`HORSES_OR_HUMANS_SGD_PILOT_GRID`, on seeds the study does not use,
-trained on 80% of the training split and judged by the validation loss on
-the other 20% after the study's epoch budget, at the study's image size
-(:func:`gc_tutorial.book.experiments.pilot_choice`). It never loads the test
-split.
-"""
-
-HORSES_OR_HUMANS_ADAM_PILOT_GRID = (3e-4, 1e-3, 3e-3)
-"""Learning rates the horses-or-humans Adam pilot tries."""
-
-HORSES_OR_HUMANS_ADAM_PILOT = dataclasses.replace(
-    HORSES_OR_HUMANS_SGD_PILOT,
-    name="horses_or_humans_adam_pilot",
-    arms=_grid_arms({"Adam": HORSES_OR_HUMANS_ADAM_PILOT_GRID}),
-)
-"""The pilot that chooses :data:`HORSES_OR_HUMANS_ADAM_LEARNING_RATE`: plain
-Adam at each rate of :data:`HORSES_OR_HUMANS_ADAM_PILOT_GRID`, on the same
-held-out part of the training split, seeds and budget as
-:data:`HORSES_OR_HUMANS_SGD_PILOT`.
-"""
-
 HORSES_OR_HUMANS_BUDGET = 50
-"""Epochs per run of the tuned horses-or-humans study and its pilot: the CPU's cap.
+"""Epochs per run of the horses-or-humans study and its pilot: the CPU's cap.
 
-At 100 px and batch 128 an epoch is 8 steps; the 30-epoch pilots' chosen
-rates were still lowering their validation loss at epoch 30. Fifty epochs
-(about 4 minutes a run on the 2-core CPU) is what the 140 runs of the study
+At 100 px and batch 128 an epoch is 8 steps, and a 50-epoch run takes about
+two minutes on the project's 2-core CPU, which is what the study's 140 runs
 can afford. Every arm trains for the same budget; the pilot reports, per
 arm, the epoch at which its validation loss stopped improving
 (:func:`~gc_tutorial.book.experiments.pilots.pilot_choice`).
 """
+
+_HOH_COMPILE = MappingProxyType({"loss": "binary_crossentropy", "metrics": ["accuracy"]})
+
+_HOH_SMOKE = Scale(
+    seeds=(0,), epochs=1, batch_size=128, train_subset=128, test_subset=64, image_size=100
+)
+"""One seed, one epoch, 128 training and 64 test images at 100 px."""
+
+
+def _hoh_profiles(seeds: tuple[int, ...], smoke: Scale) -> Mapping[str, Scale]:
+    """``full`` at :data:`HORSES_OR_HUMANS_IMAGE_SIZE`, ``gpu`` at 300 px, and ``smoke``."""
+
+    def scale(image_size: int) -> Scale:
+        return Scale(
+            seeds=seeds, epochs=HORSES_OR_HUMANS_BUDGET, batch_size=128, image_size=image_size
+        )
+
+    return MappingProxyType(
+        {"full": scale(HORSES_OR_HUMANS_IMAGE_SIZE), "gpu": scale(300), "smoke": smoke}
+    )
+
 
 HORSES_OR_HUMANS_PILOT_GRIDS: Mapping[str, tuple[float, ...]] = MappingProxyType(
     {
@@ -438,30 +309,40 @@ HORSES_OR_HUMANS_PILOT_GRIDS: Mapping[str, tuple[float, ...]] = MappingProxyType
     }
 )
 """The learning rates the horses-or-humans pilot tries, per method: four on a
-log grid (steps of about 3), the same grid with and without GC. Each grid
-holds the rate the 30-epoch pilots chose, or keras.io's 1e-4 for RMSprop,
-with room on both sides. A method whose choice lands on an edge of its grid
-gets the next rate beyond it before its rate is used."""
+log grid (steps of about 3), the same grid with and without GC. RMSprop's
+starts at keras.io's 1e-4; SGD's and Adam's bracket their usual defaults.
+A method whose choice lands on an edge of its grid gets the next rate beyond
+it before its rate is used."""
 
-
-HORSES_OR_HUMANS_PILOT = dataclasses.replace(
-    HORSES_OR_HUMANS,
+HORSES_OR_HUMANS_PILOT = Study(
     name="horses_or_humans_pilot",
+    build_model=_hoh_model,
     data=horses_or_humans_pilot_data,
-    profiles=_pilot_profiles(
-        HORSES_OR_HUMANS_BUDGET,
-        smoke_arms=tuple(
-            _grid_arm(method, rates[1]) for method, rates in HORSES_OR_HUMANS_PILOT_GRIDS.items()
+    compile_kwargs=_HOH_COMPILE,
+    profiles=_hoh_profiles(
+        (100, 101),
+        smoke=Scale(
+            seeds=(0,),
+            epochs=1,
+            batch_size=32,
+            train_subset=80,
+            image_size=100,
+            arms=tuple(
+                _grid_arm(method, rates[1])
+                for method, rates in HORSES_OR_HUMANS_PILOT_GRIDS.items()
+            ),
         ),
     ),
     arms=_grid_arms(HORSES_OR_HUMANS_PILOT_GRIDS),
     pairs=MappingProxyType({}),
+    test_metrics=("accuracy", "loss"),
 )
-"""The pilot that chooses every arm's learning rate for the tuned study.
+"""The pilot that chooses every arm's learning rate for the study.
 
 Each method of :data:`HORSES_OR_HUMANS_PILOT_GRIDS` at each of its rates, on
-seeds 100 and 101, for :data:`HORSES_OR_HUMANS_BUDGET` epochs, trained on
-80% of the training split and judged on the other 20%
+seeds 100 and 101 (two, not the taxi pilot's three: each run takes minutes
+on the CPU), for :data:`HORSES_OR_HUMANS_BUDGET` epochs, trained on 80% of
+the training split and judged on the other 20%
 (:func:`horses_or_humans_pilot_data`; the test split is never loaded). A
 method's rate is the one with the lowest validation loss averaged over the
 last :data:`~gc_tutorial.book.experiments.pilots.PILOT_WINDOW` epochs and
@@ -469,17 +350,21 @@ the seeds (:func:`~gc_tutorial.book.experiments.pilots.pilot_choice`).
 """
 
 HORSES_OR_HUMANS_TUNED_SEEDS = tuple(range(20))
-"""Seeds of the tuned study: 20 paired runs per arm."""
+"""Seeds of the study: 20 paired runs per arm."""
 
 
 def horses_or_humans_tuned(rates: Mapping[str, float]) -> Study:
-    """The tuned horses-or-humans study, each method at its pilot's rate.
+    """The horses-or-humans study, each method at its pilot's rate.
 
-    The plan, fixed before its pilot ran: the seven methods of
-    :data:`METHODS`, each at the rate :data:`HORSES_OR_HUMANS_PILOT` chose
-    for it; seeds :data:`HORSES_OR_HUMANS_TUNED_SEEDS`;
-    :data:`HORSES_OR_HUMANS_BUDGET` epochs at 100 px, batch 128, the test
-    split evaluated after every epoch. Each GC arm is compared with its
+    The keras.io CNN on Horses or Humans (binary cross-entropy, batch 128):
+    the seven methods of :data:`METHODS`, each at the rate
+    :data:`HORSES_OR_HUMANS_PILOT` chose for it; seeds
+    :data:`HORSES_OR_HUMANS_TUNED_SEEDS`; :data:`HORSES_OR_HUMANS_BUDGET`
+    epochs, the test split evaluated after every epoch. Full (the CPU
+    scale): all images at :data:`HORSES_OR_HUMANS_IMAGE_SIZE` px. GPU: the
+    same at keras.io's 300 px (``--profile gpu``; it runs on the JAX backend
+    too). Smoke: one seed, one epoch, 128 training and 64 test images at
+    100 px. Each GC arm is compared with its
     optimizer without GC, and GC on the update with GC on the gradient
     (:func:`~gc_tutorial.book.experiments.answer.comparisons`), on the
     endpoint :data:`~gc_tutorial.book.experiments.paired.ENDPOINT_WINDOW`
@@ -495,33 +380,15 @@ def horses_or_humans_tuned(rates: Mapping[str, float]) -> Study:
     """
     if set(rates) != set(METHODS):
         raise ValueError(f"Give a rate for each of {list(METHODS)}; got {sorted(rates)}.")
-    return dataclasses.replace(
-        HORSES_OR_HUMANS,
+    return Study(
         name="horses_or_humans_tuned",
-        profiles=MappingProxyType(
-            {
-                "full": Scale(
-                    seeds=HORSES_OR_HUMANS_TUNED_SEEDS,
-                    epochs=HORSES_OR_HUMANS_BUDGET,
-                    batch_size=128,
-                    image_size=100,
-                ),
-                "gpu": Scale(
-                    seeds=HORSES_OR_HUMANS_TUNED_SEEDS,
-                    epochs=HORSES_OR_HUMANS_BUDGET,
-                    batch_size=128,
-                    image_size=300,
-                ),
-                "smoke": HORSES_OR_HUMANS.profiles["smoke"],
-            }
-        ),
+        build_model=_hoh_model,
+        data=horses_or_humans_data,
+        compile_kwargs=_HOH_COMPILE,
+        profiles=_hoh_profiles(HORSES_OR_HUMANS_TUNED_SEEDS, smoke=_HOH_SMOKE),
         arms=MappingProxyType({method: _arm(method, rates[method]) for method in METHODS}),
         pairs=MappingProxyType(
-            {
-                "RMSprop + GC": "RMSprop",
-                "SGD momentum + GC": "SGD momentum",
-                **_ADAM_PAIRS,
-            }
+            {"RMSprop + GC": "RMSprop", "SGD momentum + GC": "SGD momentum", **_ADAM_PAIRS}
         ),
         test_metrics=("accuracy", "loss"),
     )
@@ -538,14 +405,14 @@ HORSES_OR_HUMANS_TUNED_RATES: Mapping[str, float] = MappingProxyType(
         "Adam + GC on the update": 0.003,
     }
 )
-"""Each method's learning rate in the tuned study: what
+"""Each method's learning rate in the study: what
 :data:`HORSES_OR_HUMANS_PILOT` chose from its committed runs
 (``chapters/results/studies/horses_or_humans_pilot_full.csv``), written
 here so that the study's runs cannot change with that file;
 ``tests/pages/test_book_results.py`` checks that the two agree."""
 
 HORSES_OR_HUMANS_TUNED = horses_or_humans_tuned(HORSES_OR_HUMANS_TUNED_RATES)
-"""The tuned horses-or-humans study (:func:`horses_or_humans_tuned`) at
+"""The book's horses-or-humans study (:func:`horses_or_humans_tuned`) at
 :data:`HORSES_OR_HUMANS_TUNED_RATES`: seven arms, 20 paired seeds each."""
 
 
@@ -626,9 +493,6 @@ STUDIES: Mapping[str, Study] = MappingProxyType(
     {
         study.name: study
         for study in (
-            HORSES_OR_HUMANS,
-            HORSES_OR_HUMANS_SGD_PILOT,
-            HORSES_OR_HUMANS_ADAM_PILOT,
             HORSES_OR_HUMANS_PILOT,
             HORSES_OR_HUMANS_TUNED,
             NYC_TAXI,
@@ -644,7 +508,7 @@ def resolve_study(reference: str | Study) -> Study:
     """The study a name in :data:`STUDIES` or a ``module:ATTRIBUTE`` names.
 
     Args:
-        reference: ``"nyc_taxi"``, ``"horses_or_humans"``, the import
+        reference: ``"nyc_taxi"``, ``"horses_or_humans_tuned"``, the import
             path of any :class:`Study`, e.g. ``"my_studies:CIFAR"`` (a worker
             process imports it by that path), or a :class:`Study` itself.
 
