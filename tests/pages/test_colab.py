@@ -223,7 +223,7 @@ def test_the_wheel_carries_the_committed_results_at_their_repository_paths(wheel
         }
     files = committed_files()
     assert {"chapters/results/studies/nyc_taxi_full.csv"} <= files
-    assert {"chapters/results/studies/horses_or_humans_full.csv"} <= files
+    assert {"chapters/results/studies/horses_or_humans_tuned_full.csv"} <= files
     assert carried == files
 
 
