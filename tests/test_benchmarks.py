@@ -423,3 +423,72 @@ def test_the_report_still_reads_a_file_measured_before_copies(backend):
         row = _table_row(tables, model["label"], model["optimizer"], c["arm"])
         assert row["overhead (95% interval)"].startswith(_pct(c["ratio"]))
         assert row["copies"] == row["A/A control (95% interval)"] == "—"
+
+
+# --- A long run, interrupted and resumed ---------------------------------------
+
+RESUME_ARGS = ["--quick", "--models", "taxi_mlp", "--arms", "subclass", "--no-peers"]
+
+
+class _Stopped(Exception):
+    """Stands for the run being killed."""
+
+
+@pytest.fixture
+def clean_tree(monkeypatch):
+    """The provenance of a clean tree at a fixed commit, whatever the checkout's state."""
+    from benchmarks.gc_overhead import machine
+
+    state = {**machine.environment(), "git_commit": "0" * 40, "git_dirty": False}
+    monkeypatch.setattr(machine, "environment", lambda: dict(state))
+    return state
+
+
+def _stopped_after_first_group(out: Path) -> dict:
+    """Run until the first group (the MLP with Adam) is saved, then stop as a kill would."""
+    from benchmarks.gc_overhead.run import run
+
+    def save_then_stop(results: dict) -> None:
+        out.write_text(json.dumps(results))
+        raise _Stopped
+
+    with pytest.raises(_Stopped):
+        run(parse_args([*RESUME_ARGS, "--out", str(out)]), "first", save=save_then_stop)
+    return json.loads(out.read_text())
+
+
+def test_a_stopped_run_resumes_with_the_groups_it_lacks_and_keeps_the_others(tmp_path, clean_tree):
+    out = tmp_path / "cpu-resumed.json"
+    first = _stopped_after_first_group(out)
+    assert first["complete"] is False
+    assert [(g["model"], g["optimizer"]) for g in first["groups"]] == [("taxi_mlp", "Adam")]
+    assert report.provenance(first).count("unfinished: 1 model x optimizer groups") == 1
+
+    assert main([*RESUME_ARGS, "--out", str(out), "--resume"]) == 0
+    resumed = json.loads(out.read_text())
+    assert resumed["complete"] is True and resumed["command"] == "first"
+    assert [(g["model"], g["optimizer"]) for g in resumed["groups"]] == [
+        ("taxi_mlp", "Adam"),
+        ("taxi_mlp", "SGD"),
+    ]
+    assert resumed["groups"][0] == first["groups"][0]
+    adam = [c for c in resumed["comparisons"] if c["optimizer"] == "Adam"]
+    assert adam == first["comparisons"], "a finished group is kept, not timed again"
+    assert {c["optimizer"] for c in resumed["comparisons"]} == {"Adam", "SGD"}
+    assert resumed["duration_s"] == pytest.approx(sum(g["duration_s"] for g in resumed["groups"]))
+    assert "unfinished" not in report.provenance(resumed)
+
+
+def test_resuming_refuses_a_file_it_cannot_continue(tmp_path, clean_tree):
+    out = tmp_path / "cpu-resumed.json"
+    with pytest.raises(SystemExit, match="no results file"):
+        main([*RESUME_ARGS, "--out", str(out), "--resume"])
+    _stopped_after_first_group(out)
+    with pytest.raises(SystemExit, match="settings"):
+        main([*RESUME_ARGS, "--copies", "3", "--out", str(out), "--resume"])
+    clean_tree["git_commit"] = "1" * 40
+    with pytest.raises(SystemExit, match="commit"):
+        main([*RESUME_ARGS, "--out", str(out), "--resume"])
+    clean_tree["git_dirty"] = True
+    with pytest.raises(SystemExit, match="clean tree"):
+        main([*RESUME_ARGS, "--out", str(out), "--resume"])

@@ -117,6 +117,11 @@ def provenance(results: dict[str, Any]) -> str:
     return (
         f"`{results['command']}` on {results['date_utc']}, {results['duration_s']:.0f} s"
         + (" (**quick run: tiny sizes, few steps**)" if results["quick"] else "")
+        + (
+            f" (**unfinished: {len(results['groups'])} model x optimizer groups measured**)"
+            if not results.get("complete", True)
+            else ""
+        )
         + f". Machine: {m['cpu_model']}, {m['usable_cores']} usable of {m['logical_cores']} "
         f"logical cores, {m['memory_gib']} GiB; device {results['device']}; Python "
         f"{m['python']}; {versions}. Load average (1, 5, 15 min) at start {load['start']}, "

@@ -5,6 +5,11 @@ family in an interleaving of its own: ``--copies`` compiled copies of every
 arm, its plain arm and A/A control included (the peers join the first
 family's interleaving). Each comparison is an arm of one family against
 that family's baseline, with the family's A/A control recorded beside it.
+
+The results file is written after every model and family (a *group*), with
+``complete`` false until the last; ``--resume`` reads such a file and times
+only the groups it lacks, refusing one written at another commit, from a
+dirty tree, on another machine or with other settings.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +44,9 @@ from benchmarks.gc_overhead.timing import (
     summary_ms,
 )
 
-__all__ = ["SCHEMA_VERSION", "family_arms", "main", "parse_args", "run"]
+__all__ = ["SCHEMA_VERSION", "family_arms", "main", "parse_args", "resumable", "run"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MODEL_ALIASES = {"taxi": "taxi_mlp", "mlp": "taxi_mlp", "cnn": "hoh_cnn", "resnet": "resnet50"}
 
@@ -65,6 +70,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="JSON results file, a Markdown summary next to it "
         "(default: benchmarks/results/<device>-<backend>.json)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the groups (model x optimizer family) an unfinished --out file already has "
+        "and time only the others (same commit, clean tree, machine and settings)",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few steps: a smoke run")
     parser.add_argument("--models", default="taxi_mlp,hoh_cnn,resnet50", help="comma-separated")
@@ -277,8 +288,69 @@ def _gc_pass(
     return rows
 
 
-def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """Run the benchmark that ``args`` describes; return the results as plain data."""
+def _settings(args: argparse.Namespace, specs: dict[str, ModelSpec]) -> dict[str, Any]:
+    return {
+        "seed": args.seed,
+        "models": {k: s.describe() for k, s in specs.items()},
+        "arms": {n: ARMS[n].what for n in args.arm_names},
+        "optimizer_families": args.optimizer_families,
+        "copies": args.copies,
+        "peers": not args.no_peers,
+        "timing": (
+            "one step = one call of the compiled train function (what fit calls per "
+            "batch; for the peers, their own jitted or eager step) on fixed synthetic "
+            "tensors of the real shapes, timed with time.perf_counter until the loss "
+            "is read back; each copy's first step and warm-up steps untimed; the copies "
+            "of every arm of one model and optimizer interleaved in blocks, rotating "
+            "order; Python's collector paused in a round"
+        ),
+        "ratio": (
+            "paired by round of the interleaving: an arm's step time in a round is the "
+            "median over its copies of each copy's median step; the ratio is the median "
+            "over rounds of (arm's / its baseline's); 95% percentile bootstrap interval, "
+            "rounds and each arm's copies resampled"
+        ),
+        "resolved": (
+            "the A/A control's interval (plain again / plain, same model and optimizer) "
+            "contains 1 and lies within 1 +/- the model's resolution"
+        ),
+        "floor": f"{PASSES} x {BYTES_PER_PARAMETER} bytes x centralized parameters / "
+        "copy bandwidth",
+    }
+
+
+def resumable(previous: dict[str, Any], fresh: dict[str, Any]) -> None:
+    """Raise ``SystemExit`` naming why ``previous`` cannot be continued by ``fresh``'s run."""
+    if previous.get("complete", True):
+        raise SystemExit("--resume: that results file is complete; remove it to measure again")
+    if previous["git_dirty"] is not False or fresh["git_dirty"] is not False:
+        raise SystemExit("--resume: needs a clean tree, now and in the file's first run")
+    for field, what in (
+        ("git_commit", "commit"),
+        ("backend", "backend"),
+        ("device_name", "device"),
+        ("machine", "machine"),
+        ("settings", "settings (the command's options)"),
+    ):
+        if previous[field] != fresh[field]:
+            raise SystemExit(
+                f"--resume: the file's {what} is {previous[field]!r}, "
+                f"this run's is {fresh[field]!r}"
+            )
+
+
+def run(
+    args: argparse.Namespace,
+    command: str,
+    previous: dict[str, Any] | None = None,
+    save: Callable[[dict[str, Any]], None] = lambda results: None,
+) -> dict[str, Any]:
+    """Run the benchmark that ``args`` describes; return the results as plain data.
+
+    ``save`` is called with the results so far after every group (model and
+    optimizer family). With ``previous`` (an unfinished file of the same
+    commit, machine and settings), its groups are kept and only the others timed.
+    """
     started = time.perf_counter()
     backend = keras.backend.backend()
     if args.torch_threads and backend == "torch":
@@ -290,8 +362,9 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     results: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "quick": bool(args.quick),
+        "complete": False,
         "command": command,
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": _now(),
         "backend": backend,
         "device": machine.device(),
         "device_name": environment["device"],
@@ -301,43 +374,29 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         "versions": machine.versions(),
         "backend_settings": machine.backend_settings(),
         "load_average": {"start": machine.load_average()},
-        "settings": {
-            "seed": args.seed,
-            "models": {k: s.describe() for k, s in specs.items()},
-            "arms": {n: ARMS[n].what for n in args.arm_names},
-            "optimizer_families": args.optimizer_families,
-            "copies": args.copies,
-            "peers": not args.no_peers,
-            "timing": (
-                "one step = one call of the compiled train function (what fit calls per "
-                "batch; for the peers, their own jitted or eager step) on fixed synthetic "
-                "tensors of the real shapes, timed with time.perf_counter until the loss "
-                "is read back; each copy's first step and warm-up steps untimed; the copies "
-                "of every arm of one model and optimizer interleaved in blocks, rotating "
-                "order; Python's collector paused in a round"
-            ),
-            "ratio": (
-                "paired by round of the interleaving: an arm's step time in a round is the "
-                "median over its copies of each copy's median step; the ratio is the median "
-                "over rounds of (arm's / its baseline's); 95% percentile bootstrap interval, "
-                "rounds and each arm's copies resampled"
-            ),
-            "resolved": (
-                "the A/A control's interval (plain again / plain, same model and optimizer) "
-                "contains 1 and lies within 1 +/- the model's resolution"
-            ),
-            "floor": f"{PASSES} x {BYTES_PER_PARAMETER} bytes x centralized parameters / "
-            "copy bandwidth",
-        },
+        "settings": _settings(args, specs),
     }
-    log(f"Backend {backend}; measuring copy bandwidth ({args.copy_mib} MiB)")
-    bandwidth = copy_bandwidth(args.copy_mib, 5 if args.quick else 10)
-    results["copy_bandwidth"] = bandwidth
-    results["arms"], results["comparisons"], results["gc_pass"] = [], [], []
+    if previous is not None:
+        resumable(previous, results)
+        results = previous
+        log(f"Resuming {len(results['groups'])} finished group(s) of {results['date_utc']}")
+    else:
+        log(f"Backend {backend}; measuring copy bandwidth ({args.copy_mib} MiB)")
+        results["copy_bandwidth"] = copy_bandwidth(args.copy_mib, 5 if args.quick else 10)
+        results["arms"], results["comparisons"], results["gc_pass"] = [], [], []
+        results["groups"], results["duration_s"] = [], 0.0
+    done = {(g["model"], g["optimizer"]) for g in results["groups"]}
     for key, spec in specs.items():
+        optimizers = spec.optimizers(args.optimizer_families)
+        if all((key, optimizer.name) in done for optimizer in optimizers):
+            continue
         log(f"Model {spec.label}: {'; '.join(spec.notes)}")
         weights = spec.build().get_weights()  # every copy of every arm starts from these
-        for index, optimizer in enumerate(spec.optimizers(args.optimizer_families)):
+        for index, optimizer in enumerate(optimizers):
+            if (key, optimizer.name) in done:
+                continue
+            group_start, load = time.perf_counter(), machine.load_average()
+            group: dict[str, Any] = {"model": key, "optimizer": optimizer.name, "date_utc": _now()}
             with_peers = index == 0 and not args.no_peers and spec.key in PEER_MODELS
             peers = available_peers() if with_peers else []
             rows, comparisons, model = _time_family(
@@ -347,13 +406,24 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
             results["comparisons"] += comparisons
             if index == 0:
                 step_ms = next(c["baseline_median_ms"] for c in comparisons if c["control"])
-                results["gc_pass"] += _gc_pass(key, model, bandwidth, spec, step_ms)
+                results["gc_pass"] += _gc_pass(key, model, results["copy_bandwidth"], spec, step_ms)
             del model
             keras.backend.clear_session()
             python_gc.collect()
-    results["load_average"]["end"] = machine.load_average()
-    results["duration_s"] = round(time.perf_counter() - started, 1)
+            group["duration_s"] = round(time.perf_counter() - group_start, 1)
+            group["load_average"] = {"start": load, "end": machine.load_average()}
+            results["groups"].append(group)
+            results["load_average"]["end"] = group["load_average"]["end"]
+            results["duration_s"] = round(results["duration_s"] + group["duration_s"], 1)
+            save(results)
+    results["complete"] = True
+    if previous is None:
+        results["duration_s"] = round(time.perf_counter() - started, 1)
     return results
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -364,10 +434,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         [f"KERAS_BACKEND={keras.backend.backend()}", "python", "-m", "benchmarks.gc_overhead"]
         + argv
     )
-    results = run(args, command)
-    out = args.out or Path(f"benchmarks/results/{results['device']}-{results['backend']}.json")
+    out = args.out or Path(f"benchmarks/results/{machine.device()}-{keras.backend.backend()}.json")
+    previous = None
+    if args.resume:
+        if not out.exists():
+            raise SystemExit(f"--resume: no results file {out} to resume")
+        previous = json.loads(out.read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
+
+    def save(results: dict[str, Any]) -> None:
+        out.write_text(json.dumps(results, indent=1) + "\n")
+
+    results = run(args, command, previous, save)
+    save(results)
     report = markdown_report(results)
     out.with_suffix(".md").write_text(report)
     print(report)
