@@ -87,7 +87,7 @@ def test_every_row_says_the_method_and_rate_its_run_recorded(path):
     assert results.groupby("arm")[["method", "learning_rate"]].nunique().max().max() == 1
 
 
-def test_the_committed_horses_or_humans_runs_are_paired_runs_of_a_committed_revision():
+def test_the_committed_horses_or_humans_study_is_complete_paired_and_from_one_clean_commit():
     from gc_tutorial.book.experiments import HORSES_OR_HUMANS_TUNED as study
     from gc_tutorial.book.experiments.results_file import ResultsFile
 
@@ -96,10 +96,10 @@ def test_the_committed_horses_or_humans_runs_are_paired_runs_of_a_committed_revi
     results, records = file.read(), file.records()
     assert records, "no Horses or Humans runs committed"
     runs = results.groupby(["arm", "seed"])["epoch"].max()
-    assert set(runs.index) == set(records)
+    assert set(runs.index) == {(arm, seed) for arm in study.arms for seed in scale.seeds}
+    assert set(records) == set(runs.index)
     assert (runs == scale.epochs).all()
-    assert set(results["arm"]) <= set(study.arms)
-    assert set(results["seed"]) <= set(scale.seeds)
+    assert len({record["git_commit"] for record in records.values()}) == 1, "one commit"
     assert not [run for run, record in records.items() if record["git_dirty"] is not False]
     starts = {}
     for (_, seed), record in records.items():
