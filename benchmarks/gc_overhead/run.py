@@ -384,7 +384,7 @@ def run(
         log(f"Backend {backend}; measuring copy bandwidth ({args.copy_mib} MiB)")
         results["copy_bandwidth"] = copy_bandwidth(args.copy_mib, 5 if args.quick else 10)
         results["arms"], results["comparisons"], results["gc_pass"] = [], [], []
-        results["groups"], results["duration_s"] = [], 0.0
+        results["groups"] = []
     done = {(g["model"], g["optimizer"]) for g in results["groups"]}
     for key, spec in specs.items():
         optimizers = spec.optimizers(args.optimizer_families)
@@ -414,7 +414,7 @@ def run(
             group["load_average"] = {"start": load, "end": machine.load_average()}
             results["groups"].append(group)
             results["load_average"]["end"] = group["load_average"]["end"]
-            results["duration_s"] = round(results["duration_s"] + group["duration_s"], 1)
+            results["duration_s"] = round(sum(g["duration_s"] for g in results["groups"]), 1)
             save(results)
     results["complete"] = True
     if previous is None:
