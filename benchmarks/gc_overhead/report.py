@@ -150,9 +150,10 @@ def markdown_report(results: dict[str, Any]) -> str:
         own = f"{spec['optimizer']}({spec['learning_rate']})"
         described = spec.get("optimizer_families", {"own": own})
         optimizers = ", ".join(described[f] for f in settings.get("optimizer_families", ["own"]))
+        copies = spec.get("copies", settings.get("copies", 1))
         lines.append(
             f"- {spec['label']}: {'; '.join(spec['notes'])}; {optimizers}, loss {spec['loss']}; "
-            f"{settings.get('copies', 1)} copies of every arm; {spec['warmup']} warm-up steps, "
+            f"{copies} copies of every arm; {spec['warmup']} warm-up steps, "
             f"{spec['steps']} timed steps per copy in blocks of {spec['block']}."
         )
     lines.append("")

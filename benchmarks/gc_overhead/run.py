@@ -1,10 +1,11 @@
 """The command line and the run: every copy of every arm, interleaved, then the GC pass.
 
 A model's arms are timed once per optimizer family (``--optimizers``), each
-family in an interleaving of its own: ``--copies`` compiled copies of every
-arm, its plain arm and A/A control included (the peers join the first
-family's interleaving). Each comparison is an arm of one family against
-that family's baseline, with the family's A/A control recorded beside it.
+family in an interleaving of its own: several compiled copies of every arm
+(each model's own number, or ``--copies``), its plain arm and A/A control
+included (the peers join the first family's interleaving). Each comparison
+is an arm of one family against that family's baseline, with the family's
+A/A control recorded beside it.
 
 The results file is written after every model and family (a *group*), with
 ``complete`` false until the last; ``--resume`` reads such a file and times
@@ -46,7 +47,7 @@ from benchmarks.gc_overhead.timing import (
 
 __all__ = ["SCHEMA_VERSION", "family_arms", "main", "parse_args", "resumable", "run"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MODEL_ALIASES = {"taxi": "taxi_mlp", "mlp": "taxi_mlp", "cnn": "hoh_cnn", "resnet": "resnet50"}
 
@@ -89,7 +90,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--copies",
         type=int,
-        help="independent compiled copies of every arm (default 3; 2 with --quick)",
+        help="independent compiled copies of every arm (default: each model's own, "
+        "specs.model_specs: 6 for the MLP, 3 for the conv nets; 2 with --quick)",
     )
     parser.add_argument("--no-peers", action="store_true", help="leave out the peer arms")
     parser.add_argument("--steps", type=int, help="timed steps per copy of an arm (every model)")
@@ -114,9 +116,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = [f for f in args.optimizer_families if f not in OPTIMIZER_FAMILIES]
     if unknown or not args.optimizer_families:
         parser.error(f"unknown optimizer family {unknown}; choose from {OPTIMIZER_FAMILIES}")
-    if args.copies is None:
-        args.copies = 2 if args.quick else 3
-    if args.copies < 1:
+    if args.copies is not None and args.copies < 1:
         parser.error("--copies: at least 1")
     wanted = {a.strip() for a in args.arms.split(",") if a.strip()}
     unknown = sorted(wanted - set(ARMS))
@@ -141,7 +141,7 @@ def _specs(args: argparse.Namespace) -> dict[str, ModelSpec]:
     if unknown:
         raise SystemExit(f"unknown model(s) {unknown}; choose from {list(specs)}")
     for spec in specs.values():
-        for name in ("steps", "warmup", "block", "pass_repeats"):
+        for name in ("copies", "steps", "warmup", "block", "pass_repeats"):
             if getattr(args, name) is not None:
                 setattr(spec, name, getattr(args, name))
     return {k: specs[k] for k in args.model_keys}
@@ -204,7 +204,6 @@ def _time_family(
     spec: ModelSpec,
     optimizer: OptimizerSpec,
     arm_names: list[str],
-    copies: int,
     peers: list[PeerArm],
     weights: list[Any],
     seed: int,
@@ -220,6 +219,7 @@ def _time_family(
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     models: list[keras.Model] = []
     where = f"[{spec.key}, {optimizer.name}]"
+    copies = spec.copies
     for copy in range(copies):  # copy 0 of every arm, then copy 1, ...
         for name in arm_names:
             arm = ARMS[name]
@@ -294,7 +294,6 @@ def _settings(args: argparse.Namespace, specs: dict[str, ModelSpec]) -> dict[str
         "models": {k: s.describe() for k, s in specs.items()},
         "arms": {n: ARMS[n].what for n in args.arm_names},
         "optimizer_families": args.optimizer_families,
-        "copies": args.copies,
         "peers": not args.no_peers,
         "timing": (
             "one step = one call of the compiled train function (what fit calls per "
@@ -400,7 +399,7 @@ def run(
             with_peers = index == 0 and not args.no_peers and spec.key in PEER_MODELS
             peers = available_peers() if with_peers else []
             rows, comparisons, model = _time_family(
-                spec, optimizer, args.arm_names, args.copies, peers, weights, args.seed
+                spec, optimizer, args.arm_names, peers, weights, args.seed
             )
             results["arms"] += rows
             results["comparisons"] += comparisons

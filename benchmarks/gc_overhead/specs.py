@@ -73,7 +73,8 @@ class ModelSpec:
     synthetic inputs and targets of the real shapes and dtypes (the time of
     a dense training step does not depend on the values). ``optimizer`` and
     ``learning_rate`` are the model's own optimizer (the ``own`` family);
-    ``steps`` and ``warmup`` count the steps of each copy of an arm.
+    ``copies`` is how many compiled copies of every arm are timed, and
+    ``steps`` and ``warmup`` count the steps of each copy.
     """
 
     key: str
@@ -85,6 +86,7 @@ class ModelSpec:
     optimizer: str
     learning_rate: float
     loss: str
+    copies: int
     steps: int
     warmup: int
     block: int
@@ -115,6 +117,7 @@ class ModelSpec:
             "optimizer": self.optimizer,
             "learning_rate": self.learning_rate,
             "loss": self.loss,
+            "copies": self.copies,
             "steps": self.steps,
             "warmup": self.warmup,
             "block": self.block,
@@ -195,7 +198,8 @@ def model_specs(
             optimizer="Adam",
             learning_rate=1e-3,
             loss="mse",
-            steps=8 if quick else 1000,
+            copies=2 if quick else 6,
+            steps=8 if quick else 4000,
             warmup=2 if quick else 50,
             block=4 if quick else 10,
             pass_repeats=5 if quick else 300,
@@ -211,7 +215,8 @@ def model_specs(
             optimizer="RMSprop",
             learning_rate=1e-4,
             loss="binary_crossentropy",
-            steps=4 if quick else 60,
+            copies=2 if quick else 3,
+            steps=4 if quick else 100,
             warmup=1 if quick else 3,
             block=2 if quick else 1,
             pass_repeats=5 if quick else 100,
@@ -232,6 +237,7 @@ def model_specs(
             optimizer="Adam",
             learning_rate=1e-3,
             loss="sparse_categorical_crossentropy",
+            copies=2 if quick else 3,
             steps=4 if quick else 40,
             warmup=1 if quick else 2,
             block=2 if quick else 1,

@@ -39,9 +39,11 @@ def interleave(
     (A run's timers are the copies of its arms, copy 1 of every arm, then
     copy 2 of every arm, and so on, so that the copies of an arm are spread
     over the round.) Python's
-    garbage collector is paused within a round (and run between rounds, where
-    a full collection of a process holding several ResNet50s takes longer
-    than a step), so that a collection falls on no timed step.
+    garbage collector is paused within a round and run between rounds, so
+    that a collection falls on no timed step; the objects that exist before
+    the first round (the models) are frozen out of those collections
+    (``gc.freeze``), which would otherwise walk every model's objects each
+    round and take longer than the steps.
 
     Args:
         timers: A key (an arm, or an arm's copy) to a callable that runs one
@@ -54,17 +56,22 @@ def interleave(
     """
     names = list(timers)
     rounds: dict[Key, Rounds] = {name: [] for name in names}
-    for index in range(math.ceil(steps / block)):
-        count = min(block, steps - index * block)
-        shift = index % len(names)
-        python_gc.collect()
-        python_gc.disable()
-        try:
-            for name in names[shift:] + names[:shift]:
-                timer = timers[name]
-                rounds[name].append([timer() for _ in range(count)])
-        finally:
-            python_gc.enable()
+    python_gc.collect()
+    python_gc.freeze()  # what exists now (the models) is left out of every later collection
+    try:
+        for index in range(math.ceil(steps / block)):
+            count = min(block, steps - index * block)
+            shift = index % len(names)
+            python_gc.collect()
+            python_gc.disable()
+            try:
+                for name in names[shift:] + names[:shift]:
+                    timer = timers[name]
+                    rounds[name].append([timer() for _ in range(count)])
+            finally:
+                python_gc.enable()
+    finally:
+        python_gc.unfreeze()
     return rounds
 
 
@@ -100,15 +107,18 @@ def ratio_interval(
     The estimate is the median of the per-round ratios.
 
     The percentile interval comes from a two-level bootstrap that resamples
-    whole rounds (a block of steps runs at a pace of its own) and,
-    independently, each arm's copies (two copies of one model differ by a
-    few percent that more rounds do not remove: memory placement, caches).
-    A bias between copies thus widens the interval instead of hiding in the
-    estimate, and an arm with more copies averages it out. Where the copies
-    do not differ, the interval errs wide (a copy's round-to-round noise is
-    resampled at both levels; up to about 1.7 times the rounds-only width in
-    simulation): the price of not assuming that copies are alike. With one
-    copy per arm, or ``resample_copies=False``, only rounds are resampled.
+    whole rounds (a block of steps runs at a pace of its own) and, apart
+    from them, the copies. Copy ``k`` of every arm is built at the same
+    point of a run (:func:`interleave`'s caller builds copy 1 of each arm,
+    then copy 2, ...), and copies built together can share a pace (where
+    their memory landed), so where the arms have as many copies, the copies
+    are resampled in pairs (copy ``k`` of the baseline with copy ``k`` of
+    the treated arm), as rounds are: a pace shared by the ``k``-th copies
+    cancels, and a bias of one arm's copy widens the interval instead of
+    hiding in the estimate. Where the copies do not differ, the interval
+    errs wide (a copy's round-to-round noise is resampled at both levels):
+    the price of not assuming that copies are alike. With one copy per arm,
+    or ``resample_copies=False``, only rounds are resampled.
 
     Args:
         baseline: The baseline's step times in seconds: rounds, or copies of rounds.
@@ -128,15 +138,21 @@ def ratio_interval(
     rng = np.random.default_rng(seed)
     rounds = rng.integers(0, base.shape[1], size=(resamples, 1, base.shape[1]))
 
-    def arm_per_round(medians: np.ndarray) -> np.ndarray:  # (resamples, rounds)
-        count = medians.shape[0]
-        if resample_copies:
-            copies = rng.integers(0, count, size=(resamples, count, 1))
-        else:
-            copies = np.arange(count)[None, :, None]
-        return np.median(medians[copies, rounds], axis=1)
+    def copies(count: int) -> np.ndarray:  # (resamples, count, 1) copy indices
+        if not resample_copies:
+            return np.arange(count)[None, :, None]
+        return rng.integers(0, count, size=(resamples, count, 1))
 
-    ratios = np.median(arm_per_round(treat) / arm_per_round(base), axis=1)
+    base_copies = copies(base.shape[0])
+    paired = base.shape[0] == treat.shape[0]
+    treat_copies = base_copies if paired else copies(treat.shape[0])
+
+    def arm_per_round(medians: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+        return np.median(medians[drawn, rounds], axis=1)  # (resamples, rounds)
+
+    ratios = np.median(
+        arm_per_round(treat, treat_copies) / arm_per_round(base, base_copies), axis=1
+    )
     low, high = np.percentile(ratios, [50 * (1 - level), 50 * (1 + level)])
     return estimate, float(low), float(high)
 
