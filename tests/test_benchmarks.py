@@ -190,7 +190,8 @@ def test_every_arm_builds_a_model_that_takes_a_training_step(name, family):
 def test_every_optimizer_family_has_its_own_plain_baseline_and_a_a_control(key):
     spec = model_specs(BACKEND, quick=True)[key]
     families = spec.optimizers()
-    assert [o.name for o in families] == [spec.optimizer, "SGD"] and families[1] == SGD
+    names = [spec.optimizer, "SGD"] + (["Adam"] if spec.optimizer != "Adam" else [])
+    assert [o.name for o in families] == names and families[1] == SGD  # each optimizer once
     assert SGD.arguments() == {"learning_rate": 0.01, "momentum": 0.9}
     assert spec.resolution == RESOLUTION_BANDS[key] == (0.02 if key == "taxi_mlp" else 0.01)
     for optimizer in families:
@@ -210,7 +211,7 @@ def test_the_command_line_brings_each_arms_baseline_the_a_a_control_and_the_copi
     ]
     assert parse_args([]).copies is None  # each model's own (specs.model_specs)
     assert parse_args(["--copies", "5"]).copies == 5
-    assert parse_args([]).optimizer_families == ["own", "sgd"]
+    assert parse_args([]).optimizer_families == ["own", "sgd", "adam"]
     assert parse_args(["--optimizers", "SGD"]).optimizer_families == ["sgd"]
     for wrong in (["--optimizers", "adagrad"], ["--copies", "0"]):
         with pytest.raises(SystemExit):
@@ -340,7 +341,7 @@ def test_a_quick_run_writes_results_with_their_provenance(quick_run):
         assert field in results["machine"]
     assert set(results["load_average"]) == {"start", "end"}
     assert {m["copies"] for m in results["settings"]["models"].values()} == {2}
-    assert results["settings"]["optimizer_families"] == ["own", "sgd"]
+    assert results["settings"]["optimizer_families"] == ["own", "sgd", "adam"]  # Adam is own
     assert results["gc_pass"][0]["floor_ms"] > 0
     assert out.with_suffix(".md").read_text().startswith("# What GC costs")
 

@@ -85,7 +85,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--optimizers",
         default=",".join(OPTIMIZER_FAMILIES),
         help="comma-separated optimizer families: own (each model's own: Adam, RMSprop for "
-        "the CNN), sgd (SGD with momentum 0.9); each family has its own plain arm and A/A",
+        "the CNN), sgd (SGD with momentum 0.9), adam (Adam, where it is not the model's own); "
+        "each family has its own plain arm and A/A",
     )
     parser.add_argument(
         "--copies",
