@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when called: this module loads no Keras, pandas or TensorFlow
     import pandas as pd
@@ -199,19 +199,27 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     return str(path)
 
 
-def step_costs(backend: str = "tensorflow") -> pd.DataFrame:
+def step_costs(backend: str = "tensorflow", device: str = "cpu") -> pd.DataFrame:
     """What each Keras form of GC costs per training step, from the committed benchmark.
 
     Args:
         backend: The Keras backend whose run to read
-            (``benchmarks/results/cpu-BACKEND.json``).
+            (``benchmarks/results/DEVICE-BACKEND.json``).
+        device: ``"cpu"`` or ``"gpu"``.
 
     Returns:
-        One row per model and Keras arm, the A/A control (a second copy of the
-        plain model, no GC) included: ``model``, ``optimizer`` (the plain
-        optimizer the arm adds GC to), ``arm``, ``control`` (whether the row is
-        the A/A control), and the arm's step time over its baseline's as
-        ``ratio`` with its 95% interval ``low`` to ``high``.
+        One row per model, optimizer family and Keras arm, the A/A control
+        (more copies of the plain model, no GC) included: ``model``,
+        ``optimizer`` (the plain optimizer the arm adds GC to), ``arm``,
+        ``control`` (whether the row is the A/A control), ``baseline_ms``
+        (the baseline's median step), the arm's step time over its
+        baseline's as ``ratio`` with its 95% interval ``low`` to ``high``,
+        ``target`` (the largest acceptable ratio), ``verdict`` (``"met"``
+        when the whole interval lies at or below the target, ``"missed"``
+        when it lies above, else ``"undecided"``; ``"A/A control"`` for the
+        control) and ``resolved`` (whether the A/A control of the same model
+        and optimizer lies within the model's resolution band; ``None`` in a
+        file that does not record it).
 
     Raises:
         FileNotFoundError: no committed benchmark run for ``backend``.
@@ -220,11 +228,20 @@ def step_costs(backend: str = "tensorflow") -> pd.DataFrame:
 
     import pandas as pd
 
-    path = committed_path(f"{BENCHMARKS_FOLDER}/cpu-{backend}.json")
+    path = committed_path(f"{BENCHMARKS_FOLDER}/{device}-{backend}.json")
     if not path.exists():
         raise FileNotFoundError(f"No committed benchmark run for {backend!r}: {path} is missing.")
     run = json.loads(path.read_text())
     models = run["settings"]["models"]
+
+    def verdict(c: dict[str, Any]) -> str:
+        low, high = c["ratio_ci95"]
+        if c.get("control"):
+            return "A/A control"
+        if high <= c["target_ratio"]:
+            return "met"
+        return "missed" if low > c["target_ratio"] else "undecided"
+
     return pd.DataFrame(
         [
             {
@@ -232,9 +249,13 @@ def step_costs(backend: str = "tensorflow") -> pd.DataFrame:
                 "optimizer": c.get("optimizer", models[c["model"]]["optimizer"]),
                 "arm": c["arm"],
                 "control": bool(c.get("control")),
+                "baseline_ms": c["baseline_median_ms"],
                 "ratio": c["ratio"],
                 "low": c["ratio_ci95"][0],
                 "high": c["ratio_ci95"][1],
+                "target": c["target_ratio"],
+                "verdict": verdict(c),
+                "resolved": c.get("resolved"),
             }
             for c in run["comparisons"]
             if c["group"] == "keras"

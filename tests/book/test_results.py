@@ -142,16 +142,20 @@ def test_a_working_file_is_shown_relative_to_the_current_folder(installed):
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
-def test_the_step_costs_of_each_committed_benchmark_give_every_models_a_a_control_and_gc_forms(
+def test_the_step_costs_give_each_model_and_optimizer_its_a_a_control_gc_forms_and_verdicts(
     backend,
 ):
     costs = results.step_costs(backend)
     assert set(costs["model"]) == {"taxi_mlp", "hoh_cnn", "resnet50"}
-    for model, rows in costs.groupby("model"):
-        assert rows["control"].sum() == 1, model
-        assert {"subclass", "update"} <= set(rows["arm"]), model
-        assert rows["optimizer"].nunique() == 1, model
-        assert ((rows["low"] <= rows["ratio"]) & (rows["ratio"] <= rows["high"])).all(), model
+    for (model, optimizer), rows in costs.groupby(["model", "optimizer"]):
+        assert rows["control"].sum() == 1, (model, optimizer)
+        assert {"subclass", "update"} <= set(rows["arm"]), (model, optimizer)
+        assert ((rows["low"] <= rows["ratio"]) & (rows["ratio"] <= rows["high"])).all()
+        assert rows["resolved"].isna().all() or rows["resolved"].isin([True, False]).all()
+    gc = costs[~costs["control"]]
+    assert (costs.loc[costs["control"], "verdict"] == "A/A control").all()
+    assert ((gc["verdict"] == "met") == (gc["high"] <= gc["target"])).all()
+    assert ((gc["verdict"] == "missed") == (gc["low"] > gc["target"])).all()
 
 
 def test_a_backend_with_no_committed_benchmark_says_so():

@@ -433,9 +433,11 @@ the wrapper and ``GCModel``, compute the same)."""
 def cost_words(costs: pd.DataFrame, model: str, optimizer: str, backend: str) -> str:
     """What each GC form costs one model and optimizer per training step, in words.
 
-    E.g. "+8.7% [+2.5, +15.9] with GC on the gradient, +7.8% [+1.6, +14.9]
-    with GC on the update (GCAdam against Adam on TensorFlow, 95%
-    intervals; two identical plain models differ by -1.0% [-1.5, +5.5])".
+    E.g. "+2.5% [+1.2, +3.8] with GC on the gradient (within the +5% target),
+    +4.1% [+2.3, +5.4] with GC on the update (its interval spans the +5%
+    target) (GCAdam against Adam on TensorFlow, 95% intervals; two identical
+    plain models differ by +0.2% [−1.1, +0.9])". The target is judged on the
+    whole interval.
 
     Args:
         costs: :func:`gc_tutorial.book.results.step_costs` of one backend.
@@ -458,7 +460,16 @@ def cost_words(costs: pd.DataFrame, model: str, optimizer: str, backend: str) ->
         low, ratio, high = (100 * (float(row[k]) - 1) for k in ("low", "ratio", "high"))
         return f"{ratio:+.1f}% [{low:+.1f}, {high:+.1f}]".replace("-", "−")
 
-    forms = ", ".join(f"{percent(rows.loc[arm])} with {form}" for arm, form in _COST_ARMS.items())
+    def judged(row: pd.Series) -> str:
+        target = f"the +{100 * (float(row['target']) - 1):.0f}% target"
+        if row["high"] <= row["target"]:
+            return f"within {target}"
+        return f"over {target}" if row["low"] > row["target"] else f"its interval spans {target}"
+
+    forms = ", ".join(
+        f"{percent(rows.loc[arm])} with {form} ({judged(rows.loc[arm])})"
+        for arm, form in _COST_ARMS.items()
+    )
     return (
         f"{forms} (GC{optimizer} against {optimizer} on {backend}, 95% intervals; two identical "
         f"plain models differ by {percent(control.iloc[0])})"
