@@ -116,7 +116,8 @@ class ModelSpec:
         """The optimizers of ``families``, each optimizer class once (the first family's)."""
         found: dict[str, OptimizerSpec] = {}
         for name in families:
-            found.setdefault(self.family(name).name, self.family(name))
+            optimizer = self.family(name)
+            found.setdefault(optimizer.name, optimizer)
         return list(found.values())
 
     def describe(self) -> dict[str, Any]:

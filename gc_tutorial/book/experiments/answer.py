@@ -460,11 +460,10 @@ def cost_words(costs: pd.DataFrame, model: str, optimizer: str, backend: str) ->
         low, ratio, high = (100 * (float(row[k]) - 1) for k in ("low", "ratio", "high"))
         return f"{ratio:+.1f}% [{low:+.1f}, {high:+.1f}]".replace("-", "−")
 
-    def judged(row: pd.Series) -> str:
+    def judged(row: pd.Series) -> str:  # step_costs' verdict, in words
         target = f"the +{100 * (float(row['target']) - 1):.0f}% target"
-        if row["high"] <= row["target"]:
-            return f"within {target}"
-        return f"over {target}" if row["low"] > row["target"] else f"its interval spans {target}"
+        words = {"met": "within", "missed": "over", "undecided": "its interval spans"}
+        return f"{words[row['verdict']]} {target}"
 
     forms = ", ".join(
         f"{percent(rows.loc[arm])} with {form} ({judged(rows.loc[arm])})"
