@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gc_tutorial.book.results import judge_target
+
 __all__ = ["markdown_report", "readme_tables"]
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -49,13 +51,11 @@ def _verdict(row: dict[str, Any]) -> str:
     """The target judged on the interval: met, missed, or undecided when it spans the target."""
     if row.get("control"):
         return "A/A control: no GC, no target"
-    low, high = row["ratio_ci95"]
-    if high <= row["target_ratio"]:
-        verdict = "met"
-    elif low > row["target_ratio"]:
-        verdict = "**missed**"
-    else:
-        verdict = "undecided: the interval spans the target"
+    verdict = {
+        "met": "met",
+        "missed": "**missed**",
+        "undecided": "undecided: the interval spans the target",
+    }[judge_target(row["ratio_ci95"][0], row["ratio_ci95"][1], row["target_ratio"])]
     unresolved = row.get("resolved") is False
     return verdict + ("; the A/A control does not resolve it" if unresolved else "")
 

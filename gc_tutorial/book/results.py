@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when called: this module loads no Keras, pandas or TensorFlow
     import pandas as pd
@@ -35,6 +35,7 @@ __all__ = [
     "RUN_ENV",
     "STUDIES_FOLDER",
     "committed_path",
+    "judge_target",
     "repository_root",
     "runs_here",
     "shown_path",
@@ -199,6 +200,18 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     return str(path)
 
 
+def judge_target(low: float, high: float, target: float) -> str:
+    """A target judged on a whole interval of step-time ratios.
+
+    Returns ``"met"`` when the interval ``low`` to ``high`` lies at or below
+    ``target``, ``"missed"`` when it lies wholly above it, and
+    ``"undecided"`` when it spans it.
+    """
+    if high <= target:
+        return "met"
+    return "missed" if low > target else "undecided"
+
+
 def step_costs(backend: str = "tensorflow", device: str = "cpu") -> pd.DataFrame:
     """What each Keras form of GC costs per training step, from the committed benchmark.
 
@@ -234,14 +247,6 @@ def step_costs(backend: str = "tensorflow", device: str = "cpu") -> pd.DataFrame
     run = json.loads(path.read_text())
     models = run["settings"]["models"]
 
-    def verdict(c: dict[str, Any]) -> str:
-        low, high = c["ratio_ci95"]
-        if c.get("control"):
-            return "A/A control"
-        if high <= c["target_ratio"]:
-            return "met"
-        return "missed" if low > c["target_ratio"] else "undecided"
-
     return pd.DataFrame(
         [
             {
@@ -254,7 +259,9 @@ def step_costs(backend: str = "tensorflow", device: str = "cpu") -> pd.DataFrame
                 "low": c["ratio_ci95"][0],
                 "high": c["ratio_ci95"][1],
                 "target": c["target_ratio"],
-                "verdict": verdict(c),
+                "verdict": "A/A control"
+                if c.get("control")
+                else judge_target(c["ratio_ci95"][0], c["ratio_ci95"][1], c["target_ratio"]),
                 "resolved": c.get("resolved"),
             }
             for c in run["comparisons"]

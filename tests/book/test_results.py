@@ -158,6 +158,20 @@ def test_the_step_costs_give_each_model_and_optimizer_its_a_a_control_gc_forms_a
     assert ((gc["verdict"] == "missed") == (gc["low"] > gc["target"])).all()
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "verdict"),
+    [
+        (1.00, 1.04, "met"),
+        (0.98, 1.05, "met"),  # an interval that ends on the target meets it
+        (1.03, 1.07, "undecided"),
+        (1.05, 1.08, "undecided"),  # one that starts on it may still meet it
+        (1.06, 1.09, "missed"),
+    ],
+)
+def test_a_target_is_judged_on_the_whole_interval(low, high, verdict):
+    assert results.judge_target(low, high, target=1.05) == verdict
+
+
 def test_a_backend_with_no_committed_benchmark_says_so():
     with pytest.raises(FileNotFoundError, match="'tpu'"):
         results.step_costs("tpu")
