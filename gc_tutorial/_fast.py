@@ -25,10 +25,13 @@ They compute what :mod:`gc_tutorial.centralize` computes, faster, and
   runs near memory bandwidth on the CPU, several times faster than its
   ``Mean`` over leading axes (see ``benchmarks/``).
 - GC on the update (``where="update"``): only each kernel's unit
-  means are kept across the optimizer's step, not a copy of the kernel; on
-  PyTorch the recentering subtracts in place, as Keras's PyTorch optimizers
-  update the weights. Inside a compiled step (TensorFlow, JAX) each kernel
-  is its own small chain, which XLA fuses.
+  means (on PyTorch, its sums over the fan-in axes) are kept across the
+  optimizer's step, not a copy of the kernel. On PyTorch the recentering
+  subtracts in place, as Keras's PyTorch optimizers update the weights: one
+  ``sum`` per kernel before the step; after it, a ``sum`` and two
+  subtractions, the second scaling the difference of the sums as it goes.
+  Inside a compiled step (TensorFlow, JAX) each kernel is its own small
+  chain, which XLA fuses.
 """
 
 from __future__ import annotations
@@ -174,15 +177,16 @@ class Plan:
             import torch
 
             with torch.no_grad():
-                before = [_torch_means(kernel.value, axes, scale) for kernel, axes, scale in each]
+                before = [_torch_sums(kernel.value, axes) for kernel, axes, _ in each]
                 step(grads)
                 moved = applies is None or bool(applies)
-                for (kernel, axes, scale), mean in zip(each, before, strict=True):
+                for (kernel, axes, scale), sums in zip(each, before, strict=True):
                     targets = [kernel] if moved else []
                     if averages is not None:
                         targets.append(averages[optimizer._get_variable_index(kernel)])
                     for target in targets:
-                        target.value.sub_(_torch_means(target.value, axes, scale).sub_(mean))
+                        value = target.value
+                        value.sub_(_torch_sums(value, axes).sub_(sums), alpha=scale)
         else:
             before = [_means(ops.convert_to_tensor(k), axes, scale) for k, axes, scale in each]
             step(grads)
@@ -244,13 +248,13 @@ def _step_applies(optimizer: keras.optimizers.Optimizer) -> Any:
     return ops.equal(ops.mod(ops.add(calls, 1), steps), 0)
 
 
-def _torch_means(tensor: Any, axes: Axes, scale: float) -> Any:
-    """``tensor``'s unit means over ``axes``, by one ``sum``; float16 and bfloat16 in float32."""
+def _torch_sums(tensor: Any, axes: Axes) -> Any:
+    """``tensor``'s sums over ``axes``, kept as axes of size 1; float16 and bfloat16 in float32."""
     import torch
 
     if tensor.dtype in (torch.float16, torch.bfloat16):
-        return tensor.sum(axes, keepdim=True, dtype=torch.float32).mul_(scale).to(tensor.dtype)
-    return tensor.sum(axes, keepdim=True).mul_(scale)
+        return tensor.sum(axes, keepdim=True, dtype=torch.float32)
+    return tensor.sum(axes, keepdim=True)
 
 
 def _torch_centralized(grad: Any, variable: Any, axes: Axes, shape: tuple, scale: float) -> Any:
@@ -262,8 +266,7 @@ def _torch_centralized(grad: Any, variable: Any, axes: Axes, shape: tuple, scale
     if grad.shape != shape:
         return centralize.centralize_gradient(grad, axes=axes)
     own = getattr(getattr(variable, "value", None), "grad", None)
-    narrow = grad.dtype in (torch.float16, torch.bfloat16)
-    sums, alpha = (_torch_means(grad, axes, scale), 1) if narrow else (grad.sum(axes, True), scale)
+    sums = _torch_sums(grad, axes)
     if grad is own and not grad.requires_grad:
-        return grad.sub_(sums, alpha=alpha)
-    return torch.sub(grad, sums, alpha=alpha)
+        return grad.sub_(sums, alpha=scale)
+    return torch.sub(grad, sums, alpha=scale).to(grad.dtype)
