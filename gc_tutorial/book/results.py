@@ -246,7 +246,6 @@ def step_costs(backend: str = "tensorflow", device: str = "cpu") -> pd.DataFrame
         raise FileNotFoundError(f"No committed benchmark run for {backend!r}: {path} is missing.")
     run = json.loads(path.read_text())
     models = run["settings"]["models"]
-
     return pd.DataFrame(
         [
             {

@@ -23,6 +23,7 @@ from gc_tutorial.book.experiments.answer import (
 )
 from gc_tutorial.book.experiments.inference import holm
 from gc_tutorial.book.experiments.paired import minimum_detectable_difference
+from gc_tutorial.book.results import judge_target
 
 PAIRS = {"SGD + GC": "SGD", "Adam + GC": "Adam", "Adam + GC on the update": "Adam"}
 
@@ -247,11 +248,6 @@ def test_the_answer_for_an_optimizer_says_what_each_form_did_and_the_advice():
         optimizer_answer(table, "RMSprop")
 
 
-def _verdict(low, high, target):
-    """As gc_tutorial.book.results.step_costs judges a target on the interval."""
-    return "met" if high <= target else "missed" if low > target else "undecided"
-
-
 def benchmark_rows(model="taxi_mlp", optimizer="Adam", **ratios):
     return [
         {
@@ -263,7 +259,9 @@ def benchmark_rows(model="taxi_mlp", optimizer="Adam", **ratios):
             "low": ratio - 0.01,
             "high": ratio + 0.02,
             "target": 1.05 if model == "taxi_mlp" else 1.02,
-            "verdict": _verdict(ratio - 0.01, ratio + 0.02, 1.05 if model == "taxi_mlp" else 1.02),
+            "verdict": judge_target(
+                ratio - 0.01, ratio + 0.02, 1.05 if model == "taxi_mlp" else 1.02
+            ),
         }
         for arm, ratio in ratios.items()
     ]
@@ -282,7 +280,7 @@ def test_the_cost_in_words_gives_each_gc_form_judged_on_its_interval_and_the_a_a
         "intervals; two identical plain models differ by −0.5% [−1.5, +1.5])"
     )
     spanning = costs.assign(high=costs["high"] + 0.02)  # the update's interval now reaches 6%
-    spanning["verdict"] = [_verdict(*r) for r in spanning[["low", "high", "target"]].values]
+    spanning["verdict"] = [judge_target(*r) for r in spanning[["low", "high", "target"]].values]
     assert "+2.0% [+1.0, +6.0] with GC on the update (its interval spans the +5% target)" in (
         cost_words(spanning, "taxi_mlp", "Adam", "TensorFlow")
     )
