@@ -9,9 +9,10 @@ file changed without re-executing its pages fails here, naming the cell.
 A cell tagged ``trains-here`` (chapter 7's rerun of the keras.io example,
 which trains on the page) shows what training on this machine gives, not what
 the committed results give, and is left out; such a cell reads no committed
-results. Two things differ between any two executions and are set aside: the address
-and random id pandas gives a styled table, and how the kernel splits one
-cell's printing into stream outputs. Figures are compared by their captions
+results. Three things differ between any two executions and are set aside: the address
+and random id pandas gives a styled table, the day the provenance line names
+(CI runs on a later day than the page was executed), and how the kernel splits
+one cell's printing into stream outputs. Figures are compared by their captions
 (cell metadata) and by being stored, not pixel by pixel.
 """
 
@@ -34,6 +35,7 @@ TRAINS_HERE = "trains-here"
 VOLATILE = (
     (re.compile(r" at 0x[0-9a-f]+"), " at 0x…"),  # an object's address
     (re.compile(r"\bT_[0-9a-f]{5}(?![0-9a-f])"), "T_…"),  # a Styler's random table id
+    (re.compile(r"Outputs made on \d{4}-\d{2}-\d{2}"), "Outputs made on …"),  # the day it ran
 )
 
 
@@ -155,3 +157,9 @@ def test_every_stored_output_equals_what_the_committed_results_give_now(
                 f"cell {index}: stored {was[first : first + 1]}, now {is_[first : first + 1]}"
             )
     assert not stale, f"{page} is stale; re-execute it in the full profile:\n" + "\n".join(stale)
+
+
+def test_the_day_a_page_ran_is_set_aside_but_its_profile_and_versions_are_not():
+    line = "Outputs made on {} (UTC) with the {} profile, keras 3.15.1.\n"
+    assert steady(line.format("2026-12-06", "full")) == steady(line.format("2026-12-07", "full"))
+    assert steady(line.format("2026-12-06", "full")) != steady(line.format("2026-12-06", "smoke"))
