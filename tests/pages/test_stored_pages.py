@@ -160,6 +160,8 @@ def test_every_stored_output_equals_what_the_committed_results_give_now(
 
 
 def test_the_day_a_page_ran_is_set_aside_but_its_profile_and_versions_are_not():
-    line = "Outputs made on {} (UTC) with the {} profile, keras 3.15.1.\n"
-    assert steady(line.format("2026-12-06", "full")) == steady(line.format("2026-12-07", "full"))
-    assert steady(line.format("2026-12-06", "full")) != steady(line.format("2026-12-06", "smoke"))
+    line = "Outputs made on {} (UTC) with the {} profile, keras {}.\n"
+    made = steady(line.format("2026-12-06", "full", "3.15.1"))
+    assert made == steady(line.format("2026-12-07", "full", "3.15.1"))
+    assert made != steady(line.format("2026-12-06", "smoke", "3.15.1"))
+    assert made != steady(line.format("2026-12-06", "full", "3.16.0"))
