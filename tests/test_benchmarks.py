@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from scipy import stats
 
 from benchmarks.gc_overhead import report
 from benchmarks.gc_overhead.arms import ARMS, GCModelWithoutGC, build_arm, register
@@ -101,10 +102,23 @@ def test_a_bias_between_copies_widens_the_interval_rather_than_hiding_in_it():
     treated = _copies(rng, paces, [1.04, 0.97, 1.05], noise=0.005)  # one copy drawn fast
     ratio, low, high = ratio_interval(baseline, treated)
     _, rounds_low, rounds_high = ratio_interval(baseline, treated, resample_copies=False)
-    assert ratio == pytest.approx(1.04, abs=0.01)  # the median copies: 1.04 over 1.00
-    assert not rounds_low <= 1.0 <= rounds_high  # rounds alone: sure of a 4% difference
-    assert low <= 1.0 <= high  # copies resampled too: the copies' spread is in the interval
-    assert high - low > 2 * (rounds_high - rounds_low)
+    assert ratio == pytest.approx((1.04 * 0.97 / 0.98 * 1.05 / 1.02) ** (1 / 3), abs=0.005)
+    assert not rounds_low <= 1.0 <= rounds_high  # rounds alone: sure of a 2% difference
+    assert low <= 1.0 <= high  # copies too: the pairs' spread (+4, -1, +3%) is in the interval
+    assert high - low > 5 * (rounds_high - rounds_low)
+
+
+def test_with_few_copies_the_interval_is_no_narrower_than_a_t_interval_over_the_pairs():
+    # A bootstrap over three pairs of copies understates their spread; the
+    # t interval over the pairs (2 degrees of freedom) does not.
+    rng = np.random.default_rng(9)
+    paces = rng.lognormal(0.0, 0.05, size=40)
+    baseline = _copies(rng, paces, [1.0, 1.0, 1.0], noise=0.005)
+    treated = _copies(rng, paces, [1.03, 1.00, 1.01], noise=0.005)
+    _, low, high = ratio_interval(baseline, treated)
+    pairs = np.log([1.03, 1.00, 1.01])
+    t_low, t_high = np.exp(stats.ttest_1samp(pairs, 0.0).confidence_interval(0.95))
+    assert low <= t_low * 1.002 and high >= t_high * 0.998
 
 
 def test_a_pace_shared_by_the_copies_built_together_cancels_like_a_rounds():
@@ -118,8 +132,17 @@ def test_a_pace_shared_by_the_copies_built_together_cancels_like_a_rounds():
     ratio, low, high = ratio_interval(baseline, treated)
     assert ratio == pytest.approx(1.02, abs=0.005)
     assert 1.0 < low <= 1.02 <= high < 1.04  # a 2% cost told from the copies' 6% spread
-    _, unpaired_low, unpaired_high = ratio_interval(baseline, treated[:2])  # copies not paired
-    assert unpaired_low < 1.0 < unpaired_high
+
+
+def test_a_step_that_stalls_does_not_move_the_ratio():
+    rng = np.random.default_rng(10)
+    baseline, treated = _step_rounds(rng), _step_rounds(rng, scale=1.05)
+    stalled = [list(r) for r in treated]
+    stalled[3][0] *= 20  # one step in 200 waits for something else
+    stalled[7] = [20 * t for t in stalled[7]]  # and one whole block
+    assert ratio_interval(baseline, stalled)[0] == pytest.approx(
+        ratio_interval(baseline, treated)[0], abs=0.01
+    )
 
 
 def test_with_one_copy_per_arm_only_the_rounds_are_resampled():
@@ -130,8 +153,15 @@ def test_with_one_copy_per_arm_only_the_rounds_are_resampled():
         == ratio_interval(baseline, treated)
         == ratio_interval(baseline, treated, resample_copies=False)
     )
+
+
+def test_arms_must_have_as_many_copies_and_rounds_to_be_paired():
+    rng = np.random.default_rng(7)
+    baseline, treated = _step_rounds(rng), _step_rounds(rng, scale=1.05)
     with pytest.raises(ValueError, match="not paired"):
         ratio_interval(baseline, treated[:-1])
+    with pytest.raises(ValueError, match="not paired"):
+        ratio_interval([baseline, baseline], [treated])
 
 
 def test_interleaving_gives_each_arm_its_steps_in_blocks_in_rotating_order():
@@ -144,6 +174,25 @@ def test_interleaving_gives_each_arm_its_steps_in_blocks_in_rotating_order():
     assert [len(r) for r in rounds["a"]] == [4, 4, 2]
     assert [len(r) for r in rounds["b"]] == [4, 4, 2]
     assert "".join(calls) == "aaaabbbb" + "bbbbaaaa" + "aabb"
+
+
+def test_grouped_timers_run_together_in_rotating_groups_and_shuffled_places():
+    calls: list[tuple[str, int]] = []
+
+    def timer(key: tuple[str, int]):
+        return lambda: calls.append(key) or 0.001
+
+    keys = [(arm, copy) for copy in range(3) for arm in ("plain", "again", "gc")]
+    interleave({k: timer(k) for k in keys}, steps=60, block=1, group=lambda k: k[1])
+    rounds = [calls[i : i + 9] for i in range(0, len(calls), 9)]
+    for index, order in enumerate(rounds):
+        copies = [copy for _, copy in order]
+        first = index % 3  # the groups (copies) go round, each one whole
+        assert copies == [(first + g) % 3 for g in range(3) for _ in range(3)]
+    places = {tuple(arm for arm, copy in order if copy == 0) for order in rounds}
+    assert len(places) == 6  # every order of the three arms, drawn afresh each round
+    predecessors = {order[order.index(("again", 0)) - 1] for order in rounds[1:]}
+    assert ("plain", 0) in predecessors and ("gc", 0) in predecessors
 
 
 # --- The arms -------------------------------------------------------------------

@@ -6,7 +6,8 @@ and ``--help``). The modules:
 - :mod:`.specs`: the benchmarked models, their batches and optimizers;
 - :mod:`.arms`: the ways to train them with and without GC, one callable each;
 - :mod:`.keras_steps`: one compiled Keras training step, timed, per backend;
-- :mod:`.timing`: interleaved blocks, bootstrap ratio intervals, copy bandwidth;
+- :mod:`.timing`: interleaved blocks, paired ratio intervals, copy bandwidth;
+- :mod:`.compare`: each arm against its baseline, with its family's A/A control;
 - :mod:`.gc_pass`: the GC pass alone against its memory-bandwidth floor;
 - :mod:`.peer_arm`, :mod:`.peers`: what a peer arm is, and which peers a run
   includes;

@@ -31,19 +31,14 @@ import numpy as np
 
 from benchmarks.gc_overhead import machine
 from benchmarks.gc_overhead.arms import ARMS, build_arm
+from benchmarks.gc_overhead.compare import compare_family
 from benchmarks.gc_overhead.gc_pass import BYTES_PER_PARAMETER, PASSES, gc_pass_rows
 from benchmarks.gc_overhead.keras_steps import StepTimer, keras_step_timer
 from benchmarks.gc_overhead.peer_arm import PeerArm
 from benchmarks.gc_overhead.peers import PEER_MODELS, available_peers
 from benchmarks.gc_overhead.report import markdown_report
 from benchmarks.gc_overhead.specs import OPTIMIZER_FAMILIES, ModelSpec, OptimizerSpec, model_specs
-from benchmarks.gc_overhead.timing import (
-    Rounds,
-    copy_bandwidth,
-    interleave,
-    ratio_interval,
-    summary_ms,
-)
+from benchmarks.gc_overhead.timing import copy_bandwidth, interleave, summary_ms
 
 __all__ = ["SCHEMA_VERSION", "family_arms", "main", "parse_args", "resumable", "run"]
 
@@ -148,49 +143,6 @@ def _specs(args: argparse.Namespace) -> dict[str, ModelSpec]:
     return {k: specs[k] for k in args.model_keys}
 
 
-def _comparison(
-    spec: ModelSpec, row: dict[str, Any], copies_of: dict[str, list[Rounds]], seed: int
-) -> dict[str, Any]:
-    """One arm (all its copies) against its baseline (all of its copies)."""
-    name, baseline = row["arm"], row["baseline"]
-    ratio, low, high = ratio_interval(copies_of[baseline], copies_of[name], seed)
-    target = 1 + spec.target
-    where = f"[{spec.key}, {row['optimizer']}]"
-    log(f"  {where} {name} / {baseline}: {ratio:.4f} (95%: {low:.4f} .. {high:.4f})")
-    return {
-        "model": spec.key,
-        "group": row["group"],
-        "optimizer": row["optimizer"],
-        "arm": name,
-        "baseline": baseline,
-        "control": bool(row.get("control", False)),
-        "copies": len(copies_of[name]),
-        "baseline_median_ms": summary_ms(sum(copies_of[baseline], []))["median_ms"],
-        "median_ms": summary_ms(sum(copies_of[name], []))["median_ms"],
-        "ratio": round(ratio, 5),
-        "ratio_ci95": [round(low, 5), round(high, 5)],
-        "target_ratio": target,
-        "meets_target": bool(ratio <= target),
-        "interval_below_target": bool(high <= target),
-    }
-
-
-def _with_control(spec: ModelSpec, comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each Keras comparison with its family's A/A control beside it, and whether that resolves.
-
-    Resolved: the A/A interval contains 1 and lies within the model's band
-    (:data:`~benchmarks.gc_overhead.specs.RESOLUTION_BANDS`).
-    """
-    control = next((c for c in comparisons if c["control"]), None)
-    for c in comparisons:
-        c["control_ratio"] = c["control_ci95"] = c["resolved"] = None
-        if c["group"] == "keras" and control is not None:
-            low, high = control["ratio_ci95"]
-            c["control_ratio"], c["control_ci95"] = control["ratio"], [low, high]
-            c["resolved"] = bool(1 - spec.resolution <= low <= 1 <= high <= 1 + spec.resolution)
-    return comparisons
-
-
 def family_arms(spec: ModelSpec, optimizer: OptimizerSpec, arm_names: list[str]) -> list[str]:
     """The arms of ``arm_names`` that run with ``optimizer`` on ``spec``'s model.
 
@@ -258,19 +210,16 @@ def _time_family(
     for key, timer in timers.items():
         rows[key]["warmup_ms"] = [round(timer() * 1e3, 4) for _ in range(spec.warmup)]
     log(f"  {where} timing {len(timers)} models x {spec.steps} steps, blocks of {spec.block}")
-    rounds = interleave(timers, spec.steps, spec.block)
-    copies_of: dict[str, list[Rounds]] = {}
+    rounds = interleave(timers, spec.steps, spec.block, group=lambda key: key[1], seed=seed)
     for key, row in rows.items():
         row["times_ms"] = [[round(s * 1e3, 4) for s in r] for r in rounds[key]]
         row["stats"] = summary_ms(rounds[key])
         row["last_loss_finite"] = bool(np.isfinite(timers[key].last_loss))
-        copies_of.setdefault(key[0], []).append(rounds[key])
-    comparisons = [
-        _comparison(spec, row, copies_of, seed)
-        for (_, copy), row in rows.items()
-        if row["baseline"] is not None and copy == 0
-    ]
-    return list(rows.values()), _with_control(spec, comparisons), models[0]
+    comparisons = compare_family(list(rows.values()), spec.target, spec.resolution, seed)
+    for c in comparisons:
+        low, high = c["ratio_ci95"]
+        log(f"  {where} {c['arm']} / {c['baseline']}: {c['ratio']:.4f} ({low:.4f} .. {high:.4f})")
+    return list(rows.values()), comparisons, models[0]
 
 
 def _gc_pass(
@@ -301,14 +250,17 @@ def _settings(args: argparse.Namespace, specs: dict[str, ModelSpec]) -> dict[str
             "batch; for the peers, their own jitted or eager step) on fixed synthetic "
             "tensors of the real shapes, timed with time.perf_counter until the loss "
             "is read back; each copy's first step and warm-up steps untimed; the copies "
-            "of every arm of one model and optimizer interleaved in blocks, rotating "
-            "order; Python's collector paused in a round"
+            "of every arm of one model and optimizer interleaved in blocks, grouped by "
+            "copy (copy k of every arm together), the groups in rotating order, the arms "
+            "in a group in an order drawn afresh each round; Python's collector paused "
+            "in a round"
         ),
         "ratio": (
-            "paired by round of the interleaving: an arm's step time in a round is the "
-            "median over its copies of each copy's median step; the ratio is the median "
-            "over rounds of (arm's / its baseline's); 95% percentile bootstrap interval, "
-            "rounds and each arm's copies resampled"
+            "paired by copy and round: each copy's median step in a round over the "
+            "baseline's same copy's in the same round; the ratio is the exponential of "
+            "the 10% trimmed mean of those log ratios; 95% interval: the wider of a "
+            "percentile bootstrap resampling rounds and pairs of copies, and a t "
+            "interval over the pairs of copies"
         ),
         "resolved": (
             "the A/A control's interval (plain again / plain, same model and optimizer) "

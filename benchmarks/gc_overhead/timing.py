@@ -13,8 +13,10 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
+from scipy import stats
 
 __all__ = [
+    "TRIM",
     "Rounds",
     "copy_bandwidth",
     "interleave",
@@ -30,42 +32,62 @@ Key = TypeVar("Key", bound=Hashable)
 
 
 def interleave(
-    timers: Mapping[Key, Callable[[], float]], steps: int, block: int
+    timers: Mapping[Key, Callable[[], float]],
+    steps: int,
+    block: int,
+    group: Callable[[Key], Hashable] | None = None,
+    seed: int = 0,
 ) -> dict[Key, Rounds]:
     """Run every timer ``steps`` times, taking turns in blocks of ``block`` steps.
 
-    In round ``r`` each timer runs one block, starting with timer ``r mod n``
-    and going round in order, so that no timer always follows the same one.
-    (A run's timers are the copies of its arms, copy 1 of every arm, then
-    copy 2 of every arm, and so on, so that the copies of an arm are spread
-    over the round.) Python's
-    garbage collector is paused within a round and run between rounds, so
-    that a collection falls on no timed step; the objects that exist before
-    the first round (the models) are frozen out of those collections
-    (``gc.freeze``), which would otherwise walk every model's objects each
-    round and take longer than the steps.
+    The timers fall into groups (``group`` of a key; by default each timer is
+    a group of its own) that take their turns one after the other in every
+    round. In round ``r`` each timer runs one block: the groups go round in
+    order starting with group ``r mod n``, and within a group the timers run
+    in an order drawn afresh each round (from ``seed``), so that no timer
+    always follows the same one or holds the same place in its group. (A
+    run's timers are the copies of its arms, grouped by copy: copy 1 of
+    every arm, then copy 2 of every arm, and so on, so that copy ``k`` of
+    every arm runs seconds from copy ``k`` of the others, and the copies of
+    an arm are spread over the round.) Python's garbage collector is paused
+    within a round and run between rounds, so that a collection falls on no
+    timed step; the objects that exist before the first round (the models)
+    are frozen out of those collections (``gc.freeze``), which would
+    otherwise walk every model's objects each round and take longer than
+    the steps.
 
     Args:
         timers: A key (an arm, or an arm's copy) to a callable that runs one
             step and returns its duration in seconds.
         steps: Timed steps per timer.
         block: Steps a timer runs before the next one's turn.
+        group: The group of a key (default: the key itself).
+        seed: Seed of the order within each group.
 
     Returns:
         Each key to its step times, one list per round.
     """
-    names = list(timers)
-    rounds: dict[Key, Rounds] = {name: [] for name in names}
+    groups: dict[Hashable, list[Key]] = {}
+    for name in timers:
+        groups.setdefault(name if group is None else group(name), []).append(name)
+    members = list(groups.values())
+    rng = np.random.default_rng(seed)
+    rounds: dict[Key, Rounds] = {name: [] for name in timers}
     python_gc.collect()
     python_gc.freeze()  # what exists now (the models) is left out of every later collection
     try:
         for index in range(math.ceil(steps / block)):
             count = min(block, steps - index * block)
-            shift = index % len(names)
+            shift = index % len(members)
+            order = [
+                names[i]
+                for names in members[shift:] + members[:shift]
+                for i in rng.permutation(len(names))
+            ]
             python_gc.collect()
             python_gc.disable()
             try:
-                for name in names[shift:] + names[:shift]:
+                for name in order:
                     timer = timers[name]
                     rounds[name].append([timer() for _ in range(count)])
             finally:
@@ -88,6 +110,10 @@ def _round_medians(arm: Rounds | Sequence[Rounds]) -> np.ndarray:
     return np.array([[np.median(r) for r in rounds] for rounds in copies], dtype=float)
 
 
+TRIM = 0.1
+"""The share of the paired log ratios cut from each end before they are averaged."""
+
+
 def ratio_interval(
     baseline: Rounds | Sequence[Rounds],
     treated: Rounds | Sequence[Rounds],
@@ -96,65 +122,72 @@ def ratio_interval(
     level: float = 0.95,
     resample_copies: bool = True,
 ) -> tuple[float, float, float]:
-    """The treated arm's step time over the baseline's, and its bootstrap interval.
+    """The treated arm's step time over the baseline's, and its interval.
 
     Each arm is one model's step times per round of :func:`interleave`, or
     several independent copies of it (a list of those, one per copy), the
-    two arms over the same rounds. In each round, an arm's step time is the
-    median over its copies of each copy's median step; the round's ratio is
-    the treated arm's over the baseline's, taken minutes apart at most, so a
-    slow spell of the machine, which falls on both arms of a round, cancels.
-    The estimate is the median of the per-round ratios.
+    two arms with as many copies and rounds. Copy ``k`` of every arm is built
+    at the same point of a run and takes its turn next to copy ``k`` of the
+    other arms in every round (:func:`interleave`'s caller groups them so),
+    so each copy's median step in a round is paired with the baseline's
+    copy ``k`` in the same round, seconds apart: a slow spell of the machine,
+    and a pace the ``k``-th copies share (where their memory landed), fall
+    on both and cancel in their log ratio. The estimate is the exponential
+    of the trimmed mean (:data:`TRIM` cut from each end, for the odd step
+    that stalls) of all those paired log ratios.
 
-    The percentile interval comes from a two-level bootstrap that resamples
-    whole rounds (a block of steps runs at a pace of its own) and, apart
-    from them, the copies. Copy ``k`` of every arm is built at the same
-    point of a run (:func:`interleave`'s caller builds copy 1 of each arm,
-    then copy 2, ...), and copies built together can share a pace (where
-    their memory landed), so where the arms have as many copies, the copies
-    are resampled in pairs (copy ``k`` of the baseline with copy ``k`` of
-    the treated arm), as rounds are: a pace shared by the ``k``-th copies
-    cancels, and a bias of one arm's copy widens the interval instead of
-    hiding in the estimate. Where the copies do not differ, the interval
-    errs wide (a copy's round-to-round noise is resampled at both levels):
-    the price of not assuming that copies are alike. With one copy per arm,
-    or ``resample_copies=False``, only rounds are resampled.
+    The interval is the wider of two, so that it errs wide whichever of two
+    kinds of noise dominates:
+
+    - a percentile bootstrap that resamples whole rounds (a block of steps
+      runs at a pace of its own) and, apart from them, the pairs of copies;
+    - a t interval over the pairs of copies (each pair's trimmed mean over
+      the rounds), which a bias of one arm's copy widens as it should even
+      with few copies, where a bootstrap over them comes out too narrow.
+
+    With one copy per arm, or ``resample_copies=False``, only the rounds'
+    bootstrap is taken.
 
     Args:
         baseline: The baseline's step times in seconds: rounds, or copies of rounds.
-        treated: The treated arm's, likewise, with the baseline's number of rounds.
+        treated: The treated arm's, likewise, with the baseline's copies and rounds.
         seed: Seed of the resampling.
         resamples: Bootstrap resamples.
-        level: Coverage of the percentile interval.
-        resample_copies: Resample the copies too (else rounds only).
+        level: Coverage of the interval.
+        resample_copies: Take the copies' spread into the interval (else rounds only).
 
     Returns:
         ``(ratio, low, high)``.
+
+    Raises:
+        ValueError: the arms differ in their number of copies or rounds.
     """
     base, treat = _round_medians(baseline), _round_medians(treated)
-    if base.shape[1] != treat.shape[1]:
-        raise ValueError(f"the arms ran {base.shape[1]} and {treat.shape[1]} rounds, not paired")
-    estimate = float(np.median(np.median(treat, axis=0) / np.median(base, axis=0)))
+    if base.shape != treat.shape:
+        raise ValueError(
+            f"the arms have {base.shape} and {treat.shape} (copies, rounds), not paired"
+        )
+    logs = np.log(treat) - np.log(base)  # (copies, rounds)
+    estimate = float(stats.trim_mean(logs, TRIM, axis=None))
+    copies, rounds = logs.shape
+    by_copies = resample_copies and copies > 1
     rng = np.random.default_rng(seed)
-    rounds = rng.integers(0, base.shape[1], size=(resamples, 1, base.shape[1]))
-
-    def copies(count: int) -> np.ndarray:  # (resamples, count, 1) copy indices
-        if not resample_copies:
-            return np.arange(count)[None, :, None]
-        return rng.integers(0, count, size=(resamples, count, 1))
-
-    base_copies = copies(base.shape[0])
-    paired = base.shape[0] == treat.shape[0]
-    treat_copies = base_copies if paired else copies(treat.shape[0])
-
-    def arm_per_round(medians: np.ndarray, drawn: np.ndarray) -> np.ndarray:
-        return np.median(medians[drawn, rounds], axis=1)  # (resamples, rounds)
-
-    ratios = np.median(
-        arm_per_round(treat, treat_copies) / arm_per_round(base, base_copies), axis=1
-    )
-    low, high = np.percentile(ratios, [50 * (1 - level), 50 * (1 + level)])
-    return estimate, float(low), float(high)
+    drawn = np.empty(resamples)
+    for chunk in np.array_split(np.arange(resamples), max(1, resamples * logs.size // 2**22)):
+        picked_rounds = rng.integers(0, rounds, size=(chunk.size, 1, rounds))
+        picked_copies = (
+            rng.integers(0, copies, size=(chunk.size, copies, 1))
+            if by_copies
+            else np.arange(copies)[None, :, None]
+        )
+        cells = logs[picked_copies, picked_rounds].reshape(chunk.size, -1)
+        drawn[chunk] = stats.trim_mean(cells, TRIM, axis=1)
+    low, high = np.percentile(drawn, [50 * (1 - level), 50 * (1 + level)])
+    if by_copies:
+        pairs = stats.trim_mean(logs, TRIM, axis=1)
+        t_low, t_high = stats.ttest_1samp(pairs, 0.0).confidence_interval(level)
+        low, high = min(low, t_low), max(high, t_high)
+    return float(np.exp(estimate)), float(np.exp(low)), float(np.exp(high))
 
 
 def summary_ms(seconds: Sequence[float] | Sequence[Sequence[float]]) -> dict[str, Any]:
