@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchmarks.gc_overhead import report
+from benchmarks.gc_overhead import pool, report
 from benchmarks.gc_overhead.arms import ARMS, GCModelWithoutGC, build_arm, register
 from benchmarks.gc_overhead.keras_steps import keras_step_timer
 from benchmarks.gc_overhead.run import family_arms, main, parse_args
@@ -488,6 +488,89 @@ def test_the_report_still_reads_a_file_measured_before_copies(backend):
         row = _table_row(tables, model["label"], model["optimizer"], c["arm"])
         assert row["overhead (95% interval)"].startswith(_pct(c["ratio"]))
         assert row["copies"] == row["A/A control (95% interval)"] == "—"
+
+
+# --- Runs pooled ---------------------------------------------------------------
+
+
+def _clean(results: dict, **changes) -> dict:
+    """A quick run's results as if measured from a clean tree, with ``changes``."""
+    return {**json.loads(json.dumps(results)), "git_dirty": False, **changes}
+
+
+def test_a_pool_of_one_run_gives_that_runs_comparisons(quick_run):
+    _, results = quick_run
+    pooled = pool.pool([_clean(results)])
+    assert pooled["comparisons"] == results["comparisons"]
+    assert [r["copy"] for r in pooled["arms"]] == [r["copy"] for r in results["arms"]]
+    assert [r["stats"] for r in pooled["arms"]] == [r["stats"] for r in results["arms"]]
+
+
+def test_pooled_runs_add_their_copies_after_the_previous_ones(quick_run):
+    _, results = quick_run
+    slower = _clean(results)  # a second run, on a slower afternoon: every step 10% longer
+    for row in slower["arms"]:
+        row["times_ms"] = [[1.1 * t for t in block] for block in row["times_ms"]]
+    pooled = pool.pool([_clean(results), slower], ["first.json", "second.json"])
+    assert not any(field in row for row in pooled["arms"] for field in pool.RAW)
+
+    def copies(optimizer: str, arm: str) -> list:
+        found = [r for r in pooled["arms"] if (r["optimizer"], r["arm"]) == (optimizer, arm)]
+        assert [(r["copy"], r["run"]) for r in found] == [(0, 0), (1, 0), (2, 1), (3, 1)]
+        return [
+            row["times_ms"]
+            for run in (results, slower)
+            for row in run["arms"]
+            if (row["optimizer"], row["arm"]) == (optimizer, arm)
+        ]
+
+    for c in pooled["comparisons"]:  # over all four copies, each paired within its own run
+        ratio, low, high = ratio_interval(
+            copies(c["optimizer"], c["baseline"]), copies(c["optimizer"], c["arm"])
+        )
+        assert c["copies"] == 4
+        assert c["ratio"] == pytest.approx(ratio, rel=1e-4)
+        assert c["ratio_ci95"] == pytest.approx([low, high], rel=1e-4)
+    assert {m["copies"] for m in pooled["settings"]["models"].values()} == {4}
+    assert [r["run"] for r in pooled["gc_pass"]] == [0] * len(results["gc_pass"]) + [1] * len(
+        results["gc_pass"]
+    )
+    assert [r["name"] for r in pooled["runs"]] == ["first.json", "second.json"]
+    assert pooled["duration_s"] == pytest.approx(2 * results["duration_s"], abs=0.2)
+    summary = report.markdown_report({**pooled, "command": "python -m benchmarks.gc_overhead.pool"})
+    assert "2 runs of `" + results["command"] + "`" in summary
+    assert "(run 2)" in summary  # each run's GC pass, numbered
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"git_commit": "1" * 40}, "differs from run 1 in its git_commit"),
+        ({"settings": {"seed": 1}}, "differs from run 1 in its settings"),
+        ({"git_dirty": True}, "dirty tree"),
+        ({"complete": False}, "unfinished"),
+    ],
+)
+def test_pooling_refuses_a_run_of_another_command_commit_or_state(quick_run, change, message):
+    _, results = quick_run
+    with pytest.raises(ValueError, match=message):
+        pool.pool([_clean(results), _clean(results, **change)])
+
+
+def test_the_pool_command_writes_the_pooled_file_and_its_summary(quick_run, tmp_path):
+    _, results = quick_run
+    runs = [tmp_path / "r1.json", tmp_path / "r2.json"]
+    for path in runs:
+        path.write_text(json.dumps(_clean(results)))
+    out = tmp_path / "pooled" / "cpu-x.json"
+    assert pool.main([str(runs[0]), str(runs[1]), "--out", str(out)]) == 0
+    pooled = json.loads(out.read_text())
+    assert pooled["command"].startswith("python -m benchmarks.gc_overhead.pool ")
+    assert len(pooled["runs"]) == 2 and pooled["analysis"]["git_commit"]
+    assert out.with_suffix(".md").read_text().startswith("# What GC costs")
+    runs[1].write_text(json.dumps(_clean(results, complete=False)))
+    with pytest.raises(SystemExit, match="r2.json is unfinished"):
+        pool.main([str(runs[0]), str(runs[1]), "--out", str(out)])
 
 
 # --- A long run, interrupted and resumed ---------------------------------------

@@ -15,6 +15,7 @@ and ``--help``). The modules:
   PyTorch code do it, each against its own baseline;
 - :mod:`.machine`: the machine, the library versions and the load;
 - :mod:`.report`: the Markdown summary and the README's tables;
+- :mod:`.pool`: several runs' copies pooled into one results file;
 - :mod:`.run`: the command line and the run itself.
 
 ``python -m`` imports Keras quietly first (TensorFlow's C++ start-up log is

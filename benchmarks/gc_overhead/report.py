@@ -93,15 +93,16 @@ def overhead_table(results: dict[str, Any], group: str | None = "keras") -> list
 
 
 def pass_table(results: dict[str, Any]) -> list[str]:
-    """Rows of the GC pass alone against its floor."""
+    """Rows of the GC pass alone against its floor (each pooled run's, numbered)."""
     lines = [
         "| model | compiled by | centralized parameters | floor ms | pass ms | call alone ms "
         "| pass / floor | net of call / floor | floor / step | pass / step |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in results["gc_pass"]:
+        run = f" (run {row['run'] + 1})" if "run" in row else ""
         lines.append(
-            f"| {_label(results, row['model'])} | {row['compiler']} "
+            f"| {_label(results, row['model'])}{run} | {row['compiler']} "
             f"| {row['centralized_parameters']:,} | {row['floor_ms']:.4f} "
             f"| {row['pass']['median_ms']:.4f} | {row['call']['median_ms']:.4f} "
             f"| {row['ratio_to_floor']:.2f} | {row['ratio_to_floor_net_of_call']:.2f} "
@@ -114,8 +115,19 @@ def provenance(results: dict[str, Any]) -> str:
     """One paragraph: command, date, machine, versions, load."""
     m, v, load = results["machine"], results["versions"], results["load_average"]
     versions = ", ".join(f"{name} {version}" for name, version in v.items())
+    if "runs" in results:
+        runs = results["runs"]
+        measured = (
+            f"{len(runs)} runs of `{runs[0]['command']}` at commit "
+            f"{results['git_commit'][:7]} ({', '.join(r['date_utc'] for r in runs)}; "
+            f"{results['duration_s']:.0f} s in all), pooled by `{results['command']}`"
+        )
+        bandwidth = "/".join(f"{r['copy_bandwidth_gb_s']:.2f}" for r in runs)
+    else:
+        measured = f"`{results['command']}` on {results['date_utc']}, {results['duration_s']:.0f} s"
+        bandwidth = f"{results['copy_bandwidth']['bandwidth_gb_s']:.2f}"
     return (
-        f"`{results['command']}` on {results['date_utc']}, {results['duration_s']:.0f} s"
+        measured
         + (" (**quick run: tiny sizes, few steps**)" if results["quick"] else "")
         + (
             f" (**unfinished: {len(results['groups'])} model x optimizer groups measured**)"
@@ -125,8 +137,7 @@ def provenance(results: dict[str, Any]) -> str:
         + f". Machine: {m['cpu_model']}, {m['usable_cores']} usable of {m['logical_cores']} "
         f"logical cores, {m['memory_gib']} GiB; device {results['device']}; Python "
         f"{m['python']}; {versions}. Load average (1, 5, 15 min) at start {load['start']}, "
-        f"at end {load['end']}. Copy bandwidth {results['copy_bandwidth']['bandwidth_gb_s']:.2f} "
-        "GB/s."
+        f"at end {load['end']}. Copy bandwidth {bandwidth} GB/s."
     )
 
 

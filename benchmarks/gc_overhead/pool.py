@@ -1,0 +1,176 @@
+"""Several runs of one benchmark command, pooled into one results file.
+
+A run times a few copies of every arm; where that does not resolve a
+model's targets (its A/A control is wider than its band), more runs of the
+same command at the same commit on the same machine add copies. Each run's
+copies keep their rounds (copy ``k`` of an arm is still paired with copy
+``k`` of its baseline in the same round of the same run) and are numbered
+after the previous runs' copies; every comparison is then computed afresh
+over all the copies (:func:`~benchmarks.gc_overhead.compare.compare_family`).
+A pool of one run gives that run's comparisons.
+
+``python -m benchmarks.gc_overhead.pool RUN.json ... --out FILE.json``
+writes the pooled file and its Markdown summary; the report and the book
+read it as they read a single run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.gc_overhead import machine
+from benchmarks.gc_overhead.compare import compare_family
+from benchmarks.gc_overhead.report import markdown_report
+
+__all__ = ["RAW", "SAME", "main", "pool"]
+
+SAME = (
+    "quick",
+    "backend",
+    "device",
+    "device_name",
+    "git_commit",
+    "machine",
+    "versions",
+    "settings",
+)
+"""What every pooled run must share: the command's settings, the code, the machine."""
+
+
+RAW = ("times_ms", "warmup_ms")
+"""The fields of an arm's row a pooled file leaves in its runs' files (every step's time)."""
+
+
+def _check(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the first run that cannot join the first one's pool."""
+    if not runs:
+        raise ValueError("no runs to pool")
+    for run, name in zip(runs, names, strict=True):
+        if not run.get("complete"):
+            raise ValueError(f"{name} is unfinished: resume it with --resume before pooling")
+        if run.get("git_dirty") is not False:
+            raise ValueError(f"{name} was measured from a dirty tree (or does not say)")
+        for field in SAME:
+            if run.get(field) != runs[0].get(field):
+                raise ValueError(f"{name} differs from {names[0]} in its {field}: not pooled")
+
+
+def _group_seconds(runs: Sequence[dict[str, Any]], group: dict[str, Any]) -> float:
+    """How long a model and optimizer family took in all the runs together."""
+    key = (group["model"], group["optimizer"])
+    return round(
+        sum(
+            g["duration_s"]
+            for r in runs
+            for g in r["groups"]
+            if (g["model"], g["optimizer"]) == key
+        ),
+        1,
+    )
+
+
+def pool(runs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The runs' copies side by side, every comparison computed over all of them.
+
+    Args:
+        runs: Complete results of one command at one commit on one machine,
+            from a clean tree (fields :data:`SAME` equal).
+        names: What to call each run in errors and in the pooled file
+            (default: ``run 1``, ``run 2``, ...).
+
+    Returns:
+        A results file: the first run's fields, ``arms`` with the runs'
+        copies renumbered in order (each row with its ``run``, counted from
+        0, and without the step times, :data:`RAW`, which stay in the runs'
+        files), ``comparisons`` recomputed over them, ``gc_pass`` of every run
+        (each row with its ``run``), the copies per arm in ``settings``,
+        ``runs`` (each run's name, command, date, duration, load and copy
+        bandwidth) and ``analysis`` (the commit the pooling ran at).
+
+    Raises:
+        ValueError: a run is unfinished, from a dirty tree, or differs from
+            the first in one of :data:`SAME`.
+    """
+    names = list(names or [f"run {i + 1}" for i in range(len(runs))])
+    _check(runs, names)
+    first = runs[0]
+    arms: list[dict[str, Any]] = []
+    for index, run in enumerate(runs):
+        offset: dict[tuple[str, str, str], int] = {}
+        for row in arms:
+            key = (row["model"], row["optimizer"], row["arm"])
+            offset[key] = max(offset.get(key, 0), row["copy"] + 1)
+        for row in run["arms"]:
+            key = (row["model"], row["optimizer"], row["arm"])
+            arms.append({**row, "copy": row["copy"] + offset.get(key, 0), "run": index})
+    models = first["settings"]["models"]
+    comparisons = []
+    for group in first["groups"]:
+        rows = [
+            r for r in arms if (r["model"], r["optimizer"]) == (group["model"], group["optimizer"])
+        ]
+        spec = models[group["model"]]
+        comparisons += compare_family(
+            rows, spec["target_overhead"], spec["resolution"], first["settings"]["seed"]
+        )
+    settings = {
+        **first["settings"],
+        "models": {k: {**m, "copies": m["copies"] * len(runs)} for k, m in models.items()},
+    }
+    environment = machine.environment()
+    return {
+        **first,
+        "command": None,
+        "settings": settings,
+        "arms": [{k: v for k, v in row.items() if k not in RAW} for row in arms],
+        "comparisons": comparisons,
+        "gc_pass": [{**row, "run": i} for i, run in enumerate(runs) for row in run["gc_pass"]],
+        "groups": [{**g, "duration_s": _group_seconds(runs, g)} for g in first["groups"]],
+        "load_average": {
+            "start": first["load_average"]["start"],
+            "end": runs[-1]["load_average"]["end"],
+        },
+        "duration_s": round(sum(r["duration_s"] for r in runs), 1),
+        "runs": [
+            {
+                "name": name,
+                **{f: run[f] for f in ("command", "date_utc", "duration_s", "load_average")},
+                "copy_bandwidth_gb_s": run["copy_bandwidth"]["bandwidth_gb_s"],
+            }
+            for run, name in zip(runs, names, strict=True)
+        ],
+        "analysis": {
+            "git_commit": environment["git_commit"],
+            "git_dirty": environment["git_dirty"],
+        },
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Pool the runs named on the command line; write the JSON and Markdown files."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gc_overhead.pool")
+    parser.add_argument("runs", nargs="+", type=Path, help="results files of the runs")
+    parser.add_argument("--out", type=Path, required=True, help="the pooled results file")
+    args = parser.parse_args(argv)
+    runs = [json.loads(path.read_text()) for path in args.runs]
+    try:
+        results = pool(runs, [path.as_posix() for path in args.runs])
+    except ValueError as error:
+        raise SystemExit(f"pool: {error}") from None
+    results["command"] = shlex.join(["python", "-m", "benchmarks.gc_overhead.pool", *argv])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(markdown_report(results))
+    print(f"Pooled {len(runs)} runs into {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
