@@ -20,6 +20,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,11 @@ def _check(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
         for field in SAME:
             if run.get(field) != runs[0].get(field):
                 raise ValueError(f"{name} differs from {names[0]} in its {field}: not pooled")
+
+
+def _arm(row: dict[str, Any]) -> tuple[str, str, str]:
+    """Which arm of which model and optimizer family a row is a copy of."""
+    return row["model"], row["optimizer"], row["arm"]
 
 
 def _group_seconds(runs: Sequence[dict[str, Any]], group: dict[str, Any]) -> float:
@@ -102,13 +108,10 @@ def pool(runs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> 
     first = runs[0]
     arms: list[dict[str, Any]] = []
     for index, run in enumerate(runs):
-        offset: dict[tuple[str, str, str], int] = {}
-        for row in arms:
-            key = (row["model"], row["optimizer"], row["arm"])
-            offset[key] = max(offset.get(key, 0), row["copy"] + 1)
-        for row in run["arms"]:
-            key = (row["model"], row["optimizer"], row["arm"])
-            arms.append({**row, "copy": row["copy"] + offset.get(key, 0), "run": index})
+        earlier = Counter(_arm(row) for row in arms)  # copies of each arm in the runs before
+        arms += [
+            {**row, "copy": row["copy"] + earlier[_arm(row)], "run": index} for row in run["arms"]
+        ]
     models = first["settings"]["models"]
     comparisons = []
     for group in first["groups"]:
