@@ -542,6 +542,39 @@ def test_pooled_runs_add_their_copies_after_the_previous_ones(quick_run):
     assert "(run 2)" in summary  # each run's GC pass, numbered
 
 
+def test_pooled_runs_may_come_from_other_processors_of_the_same_size(quick_run):
+    _, results = quick_run
+    other = _clean(results)
+    other["machine"] = {**other["machine"], "cpu_model": "Another CPU", "cpu_cache": "1 KB"}
+    pooled = pool.pool([_clean(results), other])
+    assert [r["machine"]["cpu_model"] for r in pooled["runs"]] == [
+        results["machine"]["cpu_model"],
+        "Another CPU",
+    ]
+    summary = report.markdown_report({**pooled, "command": "python -m benchmarks.gc_overhead.pool"})
+    assert f"{results['machine']['cpu_model']} (1 of the runs), Another CPU (1 of the runs)" in (
+        summary
+    )
+
+
+def _other_machine(results: dict, **changes) -> dict:
+    """A clean copy of ``results`` as if measured on a machine with ``changes``."""
+    return _clean(results, machine={**results["machine"], **changes})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"usable_cores": 4}, "machine that differs from run 1's in its usable_cores"),
+        ({"python": "3.12.0"}, "machine that differs from run 1's in its python"),
+    ],
+)
+def test_pooling_refuses_a_run_on_a_machine_of_another_size(quick_run, change, message):
+    _, results = quick_run
+    with pytest.raises(ValueError, match=message):
+        pool.pool([_clean(results), _other_machine(results, **change)])
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -2,12 +2,20 @@
 
 A run times a few copies of every arm; where that does not resolve a
 model's targets (its A/A control is wider than its band), more runs of the
-same command at the same commit on the same machine add copies. Each run's
+same command at the same commit on machines of one size add copies. Each run's
 copies keep their rounds (copy ``k`` of an arm is still paired with copy
 ``k`` of its baseline in the same round of the same run) and are numbered
 after the previous runs' copies; every comparison is then computed afresh
 over all the copies (:func:`~benchmarks.gc_overhead.compare.compare_family`).
 A pool of one run gives that run's comparisons.
+
+The runs may come from different processors of one size (the same cores,
+the same Python): the sessions that make them are not always given the same
+kind of virtual machine. A ratio is computed within each pair of copies, so
+a faster processor does not move it; the pooled ratio is then the cost
+averaged over the runs' processors, and where GC costs more on one of them
+than on another, the spread between the pairs of copies widens its interval.
+Each run's own summary gives its processor's figures alone.
 
 ``python -m benchmarks.gc_overhead.pool RUN.json ... --out FILE.json``
 writes the pooled file and its Markdown summary; the report and the book
@@ -29,7 +37,7 @@ from benchmarks.gc_overhead import machine
 from benchmarks.gc_overhead.compare import compare_family
 from benchmarks.gc_overhead.report import markdown_report
 
-__all__ = ["RAW", "SAME", "main", "pool"]
+__all__ = ["RAW", "SAME", "SAME_MACHINE", "main", "pool"]
 
 SAME = (
     "quick",
@@ -37,11 +45,13 @@ SAME = (
     "device",
     "device_name",
     "git_commit",
-    "machine",
     "versions",
     "settings",
 )
-"""What every pooled run must share: the command's settings, the code, the machine."""
+"""What every pooled run must share: the command's settings and the code."""
+
+SAME_MACHINE = ("logical_cores", "usable_cores", "memory_gib", "python")
+"""What every pooled run's machine must share: its size and its Python (not its processor)."""
 
 
 RAW = ("times_ms", "warmup_ms")
@@ -60,6 +70,12 @@ def _check(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
         for field in SAME:
             if run.get(field) != runs[0].get(field):
                 raise ValueError(f"{name} differs from {names[0]} in its {field}: not pooled")
+        for field in SAME_MACHINE:
+            if run["machine"].get(field) != runs[0]["machine"].get(field):
+                raise ValueError(
+                    f"{name} ran on a machine that differs from {names[0]}'s in its {field}: "
+                    "not pooled"
+                )
 
 
 def _arm(row: dict[str, Any]) -> tuple[str, str, str]:
@@ -85,8 +101,9 @@ def pool(runs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> 
     """The runs' copies side by side, every comparison computed over all of them.
 
     Args:
-        runs: Complete results of one command at one commit on one machine,
-            from a clean tree (fields :data:`SAME` equal).
+        runs: Complete results of one command at one commit on machines of
+            one size, from a clean tree (fields :data:`SAME` and the
+            machine's :data:`SAME_MACHINE` equal).
         names: What to call each run in errors and in the pooled file
             (default: ``run 1``, ``run 2``, ...).
 
@@ -96,12 +113,12 @@ def pool(runs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> 
         0, and without the step times, :data:`RAW`, which stay in the runs'
         files), ``comparisons`` recomputed over them, ``gc_pass`` of every run
         (each row with its ``run``), the copies per arm in ``settings``,
-        ``runs`` (each run's name, command, date, duration, load and copy
-        bandwidth) and ``analysis`` (the commit the pooling ran at).
+        ``runs`` (each run's name, command, date, duration, load, machine and
+        copy bandwidth) and ``analysis`` (the commit the pooling ran at).
 
     Raises:
         ValueError: a run is unfinished, from a dirty tree, or differs from
-            the first in one of :data:`SAME`.
+            the first in one of :data:`SAME` or :data:`SAME_MACHINE`.
     """
     names = list(names or [f"run {i + 1}" for i in range(len(runs))])
     _check(runs, names)
@@ -143,7 +160,10 @@ def pool(runs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> 
         "runs": [
             {
                 "name": name,
-                **{f: run[f] for f in ("command", "date_utc", "duration_s", "load_average")},
+                **{
+                    f: run[f]
+                    for f in ("command", "date_utc", "duration_s", "load_average", "machine")
+                },
                 "copy_bandwidth_gb_s": run["copy_bandwidth"]["bandwidth_gb_s"],
             }
             for run, name in zip(runs, names, strict=True)

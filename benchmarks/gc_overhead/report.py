@@ -12,6 +12,7 @@ import argparse
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,9 +124,12 @@ def provenance(results: dict[str, Any]) -> str:
             f"{results['duration_s']:.0f} s in all), pooled by `{results['command']}`"
         )
         bandwidth = "/".join(f"{r['copy_bandwidth_gb_s']:.2f}" for r in runs)
+        processors = Counter(r["machine"]["cpu_model"] for r in runs)
+        processor = ", ".join(f"{name} ({count} of the runs)" for name, count in processors.items())
     else:
         measured = f"`{results['command']}` on {results['date_utc']}, {results['duration_s']:.0f} s"
         bandwidth = f"{results['copy_bandwidth']['bandwidth_gb_s']:.2f}"
+        processor = m["cpu_model"]
     return (
         measured
         + (" (**quick run: tiny sizes, few steps**)" if results["quick"] else "")
@@ -134,7 +138,7 @@ def provenance(results: dict[str, Any]) -> str:
             if not results.get("complete", True)
             else ""
         )
-        + f". Machine: {m['cpu_model']}, {m['usable_cores']} usable of {m['logical_cores']} "
+        + f". Machine: {processor}, {m['usable_cores']} usable of {m['logical_cores']} "
         f"logical cores, {m['memory_gib']} GiB; device {results['device']}; Python "
         f"{m['python']}; {versions}. Load average (1, 5, 15 min) at start {load['start']}, "
         f"at end {load['end']}. Copy bandwidth {bandwidth} GB/s."
