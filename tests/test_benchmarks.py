@@ -498,6 +498,11 @@ def _clean(results: dict, **changes) -> dict:
     return {**json.loads(json.dumps(results)), "git_dirty": False, **changes}
 
 
+def _other_machine(results: dict, **changes) -> dict:
+    """A clean copy of ``results`` as if measured on a machine with ``changes``."""
+    return _clean(results, machine={**results["machine"], **changes})
+
+
 def test_a_pool_of_one_run_gives_that_runs_comparisons(quick_run):
     _, results = quick_run
     pooled = pool.pool([_clean(results)])
@@ -542,11 +547,12 @@ def test_pooled_runs_add_their_copies_after_the_previous_ones(quick_run):
     assert "(run 2)" in summary  # each run's GC pass, numbered
 
 
-def test_pooled_runs_may_come_from_other_processors_of_the_same_size(quick_run):
+def test_pooled_runs_come_from_one_machine_unless_processors_may_differ(quick_run):
     _, results = quick_run
-    other = _clean(results)
-    other["machine"] = {**other["machine"], "cpu_model": "Another CPU", "cpu_cache": "1 KB"}
-    pooled = pool.pool([_clean(results), other])
+    other = _other_machine(results, cpu_model="Another CPU", cpu_cache="1 KB")
+    with pytest.raises(ValueError, match="machine that differs from run 1's in its cpu_"):
+        pool.pool([_clean(results), other])
+    pooled = pool.pool([_clean(results), other], mixed_processors=True)
     assert [r["machine"]["cpu_model"] for r in pooled["runs"]] == [
         results["machine"]["cpu_model"],
         "Another CPU",
@@ -555,11 +561,6 @@ def test_pooled_runs_may_come_from_other_processors_of_the_same_size(quick_run):
     assert f"{results['machine']['cpu_model']} (1 of the runs), Another CPU (1 of the runs)" in (
         summary
     )
-
-
-def _other_machine(results: dict, **changes) -> dict:
-    """A clean copy of ``results`` as if measured on a machine with ``changes``."""
-    return _clean(results, machine={**results["machine"], **changes})
 
 
 @pytest.mark.parametrize(
@@ -572,7 +573,7 @@ def _other_machine(results: dict, **changes) -> dict:
 def test_pooling_refuses_a_run_on_a_machine_of_another_size(quick_run, change, message):
     _, results = quick_run
     with pytest.raises(ValueError, match=message):
-        pool.pool([_clean(results), _other_machine(results, **change)])
+        pool.pool([_clean(results), _other_machine(results, **change)], mixed_processors=True)
 
 
 @pytest.mark.parametrize(

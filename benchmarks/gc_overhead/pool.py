@@ -9,13 +9,14 @@ after the previous runs' copies; every comparison is then computed afresh
 over all the copies (:func:`~benchmarks.gc_overhead.compare.compare_family`).
 A pool of one run gives that run's comparisons.
 
-The runs may come from different processors of one size (the same cores,
-the same Python): the sessions that make them are not always given the same
-kind of virtual machine. A ratio is computed within each pair of copies, so
-a faster processor does not move it; the pooled ratio is then the cost
-averaged over the runs' processors, and where GC costs more on one of them
-than on another, the spread between the pairs of copies widens its interval.
-Each run's own summary gives its processor's figures alone.
+The runs come from one machine unless ``--mixed-processors`` lets them come
+from different processors of one size (the same cores, memory and Python):
+the sessions that make them are not always given the same kind of virtual
+machine. A ratio is computed within each pair of copies, so a faster
+processor does not move it; the pooled ratio is then the cost averaged over
+the runs' processors, and where GC costs more on one of them than on
+another, the spread between the pairs of copies widens its interval. Each
+run's own summary gives its processor's figures alone.
 
 ``python -m benchmarks.gc_overhead.pool RUN.json ... --out FILE.json``
 writes the pooled file and its Markdown summary; the report and the book
@@ -51,14 +52,14 @@ SAME = (
 """What every pooled run must share: the command's settings and the code."""
 
 SAME_MACHINE = ("logical_cores", "usable_cores", "memory_gib", "python")
-"""What every pooled run's machine must share: its size and its Python (not its processor)."""
+"""What a pooled run's machine must share with the others' when processors may differ."""
 
 
 RAW = ("times_ms", "warmup_ms")
 """The fields of an arm's row a pooled file leaves in its runs' files (every step's time)."""
 
 
-def _check(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
+def _check(runs: Sequence[dict[str, Any]], names: Sequence[str], mixed_processors: bool) -> None:
     """Raise ``ValueError`` naming the first run that cannot join the first one's pool."""
     if not runs:
         raise ValueError("no runs to pool")
@@ -70,7 +71,8 @@ def _check(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
         for field in SAME:
             if run.get(field) != runs[0].get(field):
                 raise ValueError(f"{name} differs from {names[0]} in its {field}: not pooled")
-        for field in SAME_MACHINE:
+        fields = SAME_MACHINE if mixed_processors else run["machine"].keys() | runs[0]["machine"]
+        for field in sorted(fields):
             if run["machine"].get(field) != runs[0]["machine"].get(field):
                 raise ValueError(
                     f"{name} ran on a machine that differs from {names[0]}'s in its {field}: "
@@ -97,15 +99,20 @@ def _group_seconds(runs: Sequence[dict[str, Any]], group: dict[str, Any]) -> flo
     )
 
 
-def pool(runs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> dict[str, Any]:
+def pool(
+    runs: Sequence[dict[str, Any]],
+    names: Sequence[str] | None = None,
+    mixed_processors: bool = False,
+) -> dict[str, Any]:
     """The runs' copies side by side, every comparison computed over all of them.
 
     Args:
-        runs: Complete results of one command at one commit on machines of
-            one size, from a clean tree (fields :data:`SAME` and the
-            machine's :data:`SAME_MACHINE` equal).
+        runs: Complete results of one command at one commit on one machine,
+            from a clean tree (fields :data:`SAME` and ``machine`` equal).
         names: What to call each run in errors and in the pooled file
             (default: ``run 1``, ``run 2``, ...).
+        mixed_processors: Let the runs' machines differ in anything but
+            :data:`SAME_MACHINE` (their processor, its cache, the kernel).
 
     Returns:
         A results file: the first run's fields, ``arms`` with the runs'
@@ -118,10 +125,10 @@ def pool(runs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> 
 
     Raises:
         ValueError: a run is unfinished, from a dirty tree, or differs from
-            the first in one of :data:`SAME` or :data:`SAME_MACHINE`.
+            the first in one of :data:`SAME` or in its machine.
     """
     names = list(names or [f"run {i + 1}" for i in range(len(runs))])
-    _check(runs, names)
+    _check(runs, names, mixed_processors)
     first = runs[0]
     arms: list[dict[str, Any]] = []
     for index, run in enumerate(runs):
@@ -181,10 +188,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gc_overhead.pool")
     parser.add_argument("runs", nargs="+", type=Path, help="results files of the runs")
     parser.add_argument("--out", type=Path, required=True, help="the pooled results file")
+    parser.add_argument(
+        "--mixed-processors",
+        action="store_true",
+        help="pool runs from machines of one size with different processors",
+    )
     args = parser.parse_args(argv)
     runs = [json.loads(path.read_text()) for path in args.runs]
     try:
-        results = pool(runs, [path.as_posix() for path in args.runs])
+        results = pool(runs, [path.as_posix() for path in args.runs], args.mixed_processors)
     except ValueError as error:
         raise SystemExit(f"pool: {error}") from None
     results["command"] = shlex.join(["python", "-m", "benchmarks.gc_overhead.pool", *argv])
