@@ -2,7 +2,7 @@
 
 A run times a few copies of every arm; where that does not resolve a
 model's targets (its A/A control is wider than its band), more runs of the
-same command at the same commit on machines of one size add copies. Each run's
+same command at the same commit on the same machine add copies. Each run's
 copies keep their rounds (copy ``k`` of an arm is still paired with copy
 ``k`` of its baseline in the same round of the same run) and are numbered
 after the previous runs' copies; every comparison is then computed afresh
