@@ -543,8 +543,53 @@ def test_pooled_runs_add_their_copies_after_the_previous_ones(quick_run):
     assert [r["name"] for r in pooled["runs"]] == ["first.json", "second.json"]
     assert pooled["duration_s"] == pytest.approx(2 * results["duration_s"], abs=0.2)
     summary = report.markdown_report({**pooled, "command": "python -m benchmarks.gc_overhead.pool"})
-    assert "2 runs of `" + results["command"] + "`" in summary
+    command = results["command"].split(" --out ")[0]  # what the copies measured
+    assert "2 runs (2 of `" + command + "`)" in summary
     assert "(run 2)" in summary  # each run's GC pass, numbered
+
+
+def _narrowed(results: dict, optimizer: str, family: str) -> dict:
+    """A clean copy of ``results`` as if run with ``--optimizers family`` (one group)."""
+    run = _clean(results)
+    run["groups"] = [g for g in run["groups"] if g["optimizer"] == optimizer]
+    run["arms"] = [r for r in run["arms"] if r["optimizer"] == optimizer]
+    run["comparisons"] = [c for c in run["comparisons"] if c["optimizer"] == optimizer]
+    run["settings"]["optimizer_families"] = [family]
+    run["command"] = results["command"] + f" --optimizers {family}"
+    return run
+
+
+def test_a_later_run_may_add_copies_to_some_groups_only(quick_run):
+    _, results = quick_run
+    pooled = pool.pool([_clean(results), _narrowed(results, "SGD", "sgd")])
+    copies = {c["optimizer"]: c["copies"] for c in pooled["comparisons"]}
+    assert copies == {"Adam": 2, "SGD": 4}
+    alone = pool.pool([_clean(results)])  # Adam's comparisons are the first run's alone
+    assert [c for c in pooled["comparisons"] if c["optimizer"] == "Adam"] == [
+        c for c in alone["comparisons"] if c["optimizer"] == "Adam"
+    ]
+    assert [(g["optimizer"], g["runs"], g["copies"]) for g in pooled["groups"]] == [
+        ("Adam", 1, 2),
+        ("SGD", 2, 4),
+    ]
+    assert pooled["settings"]["models"]["taxi_mlp"]["copies"] == 2  # every arm has at least 2
+    summary = report.markdown_report({**pooled, "command": "python -m benchmarks.gc_overhead.pool"})
+    assert "2 copies of every arm with Adam; 4 copies of every arm with SGD" in summary
+    assert "2 runs (1 of `" in summary and "--optimizers sgd`)" in summary
+
+
+def test_a_later_run_may_not_measure_a_group_the_first_did_not(quick_run):
+    _, results = quick_run
+    with pytest.raises(ValueError, match="measures taxi_mlp with Adam, which run 1 does not"):
+        pool.pool([_narrowed(results, "SGD", "sgd"), _clean(results)])
+
+
+def test_a_later_run_may_not_change_a_models_settings(quick_run):
+    _, results = quick_run
+    other = _clean(results)
+    other["settings"]["models"]["taxi_mlp"]["steps"] += 1
+    with pytest.raises(ValueError, match="differs from run 1 in its settings of taxi_mlp"):
+        pool.pool([_clean(results), other])
 
 
 def test_pooled_runs_come_from_one_machine_unless_processors_may_differ(quick_run):

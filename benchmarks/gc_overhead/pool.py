@@ -9,6 +9,12 @@ after the previous runs' copies; every comparison is then computed afresh
 over all the copies (:func:`~benchmarks.gc_overhead.compare.compare_family`).
 A pool of one run gives that run's comparisons.
 
+A later run may measure only some of the first run's model and optimizer
+groups (the same command narrowed with ``--models`` and ``--optimizers``),
+to add copies where the A/A control is widest without timing the rest
+again: each group is pooled over the runs that measured it, and the pooled
+file says how many copies each group has.
+
 The runs come from one machine unless ``--mixed-processors`` lets them come
 from different processors of one size (the same cores, memory and Python):
 the sessions that make them are not always given the same kind of virtual
@@ -38,18 +44,13 @@ from benchmarks.gc_overhead import machine
 from benchmarks.gc_overhead.compare import compare_family
 from benchmarks.gc_overhead.report import markdown_report
 
-__all__ = ["RAW", "SAME", "SAME_MACHINE", "main", "pool"]
+__all__ = ["NARROWED", "RAW", "SAME", "SAME_MACHINE", "main", "pool"]
 
-SAME = (
-    "quick",
-    "backend",
-    "device",
-    "device_name",
-    "git_commit",
-    "versions",
-    "settings",
-)
-"""What every pooled run must share: the command's settings and the code."""
+SAME = ("quick", "backend", "device", "device_name", "git_commit", "versions")
+"""What every pooled run must share: the code and where it ran."""
+
+NARROWED = ("models", "optimizer_families")
+"""The settings a later run may narrow (it measures fewer models or optimizer families)."""
 
 SAME_MACHINE = ("logical_cores", "usable_cores", "memory_gib", "python")
 """What a pooled run's machine must share with the others' when processors may differ."""
@@ -71,6 +72,13 @@ def _check(runs: Sequence[dict[str, Any]], names: Sequence[str], mixed_processor
         for field in SAME:
             if run.get(field) != runs[0].get(field):
                 raise ValueError(f"{name} differs from {names[0]} in its {field}: not pooled")
+        _check_settings(run["settings"], runs[0]["settings"], f"{name} differs from {names[0]}")
+        extra = sorted(set(_groups(run)) - set(_groups(runs[0])))
+        if extra:
+            raise ValueError(
+                f"{name} measures {extra[0][0]} with {extra[0][1]}, which {names[0]} does not: "
+                "the first run must measure every group"
+            )
         fields = SAME_MACHINE if mixed_processors else run["machine"].keys() | runs[0]["machine"]
         for field in sorted(fields):
             if run["machine"].get(field) != runs[0]["machine"].get(field):
@@ -80,23 +88,37 @@ def _check(runs: Sequence[dict[str, Any]], names: Sequence[str], mixed_processor
                 )
 
 
+def _check_settings(settings: dict[str, Any], first: dict[str, Any], differs: str) -> None:
+    """Raise ``ValueError`` where ``settings`` are not ``first``'s, narrowed or not."""
+    for key in sorted((settings.keys() | first.keys()) - set(NARROWED)):
+        if settings.get(key) != first.get(key):
+            raise ValueError(f"{differs} in its settings ({key}): not pooled")
+    for key, spec in settings.get("models", {}).items():
+        if spec != first.get("models", {}).get(key):
+            raise ValueError(f"{differs} in its settings of {key}: not pooled")
+
+
+def _groups(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """The model and optimizer family groups a run measured, in its order."""
+    return [(g["model"], g["optimizer"]) for g in run["groups"]]
+
+
 def _arm(row: dict[str, Any]) -> tuple[str, str, str]:
     """Which arm of which model and optimizer family a row is a copy of."""
     return row["model"], row["optimizer"], row["arm"]
 
 
-def _group_seconds(runs: Sequence[dict[str, Any]], group: dict[str, Any]) -> float:
-    """How long a model and optimizer family took in all the runs together."""
+def _pooled_group(runs: Sequence[dict[str, Any]], group: dict[str, Any]) -> dict[str, Any]:
+    """A group of the first run, with its time and copies in all the runs that measured it."""
     key = (group["model"], group["optimizer"])
-    return round(
-        sum(
-            g["duration_s"]
-            for r in runs
-            for g in r["groups"]
-            if (g["model"], g["optimizer"]) == key
-        ),
-        1,
-    )
+    measured = [g for r in runs for g in r["groups"] if (g["model"], g["optimizer"]) == key]
+    copies = runs[0]["settings"]["models"][group["model"]]["copies"]
+    return {
+        **group,
+        "duration_s": round(sum(g["duration_s"] for g in measured), 1),
+        "runs": len(measured),
+        "copies": copies * len(measured),
+    }
 
 
 def pool(
@@ -108,7 +130,9 @@ def pool(
 
     Args:
         runs: Complete results of one command at one commit on one machine,
-            from a clean tree (fields :data:`SAME` and ``machine`` equal).
+            from a clean tree (fields :data:`SAME` and ``machine`` equal); a
+            later run may narrow the first's :data:`NARROWED` settings to
+            measure fewer of its groups.
         names: What to call each run in errors and in the pooled file
             (default: ``run 1``, ``run 2``, ...).
         mixed_processors: Let the runs' machines differ in anything but
@@ -119,13 +143,16 @@ def pool(
         copies renumbered in order (each row with its ``run``, counted from
         0, and without the step times, :data:`RAW`, which stay in the runs'
         files), ``comparisons`` recomputed over them, ``gc_pass`` of every run
-        (each row with its ``run``), the copies per arm in ``settings``,
+        (each row with its ``run``), ``groups`` with the runs that measured
+        each and its copies per arm, the fewest copies of a model's arms in
+        ``settings``,
         ``runs`` (each run's name, command, date, duration, load, machine and
         copy bandwidth) and ``analysis`` (the commit the pooling ran at).
 
     Raises:
-        ValueError: a run is unfinished, from a dirty tree, or differs from
-            the first in one of :data:`SAME` or in its machine.
+        ValueError: a run is unfinished, from a dirty tree, differs from the
+            first in one of :data:`SAME`, its machine or its settings, or
+            measures a group the first does not.
     """
     names = list(names or [f"run {i + 1}" for i in range(len(runs))])
     _check(runs, names, mixed_processors)
@@ -146,9 +173,13 @@ def pool(
         comparisons += compare_family(
             rows, spec["target_overhead"], spec["resolution"], first["settings"]["seed"]
         )
+    groups = [_pooled_group(runs, g) for g in first["groups"]]
     settings = {
         **first["settings"],
-        "models": {k: {**m, "copies": m["copies"] * len(runs)} for k, m in models.items()},
+        "models": {
+            k: {**m, "copies": min(g["copies"] for g in groups if g["model"] == k)}
+            for k, m in models.items()
+        },
     }
     environment = machine.environment()
     return {
@@ -158,7 +189,7 @@ def pool(
         "arms": [{k: v for k, v in row.items() if k not in RAW} for row in arms],
         "comparisons": comparisons,
         "gc_pass": [{**row, "run": i} for i, run in enumerate(runs) for row in run["gc_pass"]],
-        "groups": [{**g, "duration_s": _group_seconds(runs, g)} for g in first["groups"]],
+        "groups": groups,
         "load_average": {
             "start": first["load_average"]["start"],
             "end": runs[-1]["load_average"]["end"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -112,14 +113,27 @@ def pass_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _without_out(command: str) -> str:
+    """A run's command without its ``--out`` file and ``--resume``: what its copies measured."""
+    words = shlex.split(command)
+    kept = [
+        w
+        for i, w in enumerate(words)
+        if w not in ("--out", "--resume") and (i == 0 or words[i - 1] != "--out")
+    ]
+    return shlex.join(kept)
+
+
 def provenance(results: dict[str, Any]) -> str:
     """One paragraph: command, date, machine, versions, load."""
     m, v, load = results["machine"], results["versions"], results["load_average"]
     versions = ", ".join(f"{name} {version}" for name, version in v.items())
     if "runs" in results:
         runs = results["runs"]
+        commands = Counter(_without_out(r["command"]) for r in runs)
+        of = " and ".join(f"{n} of `{command}`" for command, n in commands.items())
         measured = (
-            f"{len(runs)} runs of `{runs[0]['command']}` at commit "
+            f"{len(runs)} runs ({of}) at commit "
             f"{results['git_commit'][:7]} ({', '.join(r['date_utc'] for r in runs)}; "
             f"{results['duration_s']:.0f} s in all), pooled by `{results['command']}`"
         )
@@ -161,14 +175,19 @@ def markdown_report(results: dict[str, Any]) -> str:
     lines += ["", "## The GC pass alone against its floor", "", *pass_table(results), ""]
     lines += ["Models:", ""]
     settings = results["settings"]
-    for spec in settings["models"].values():
+    for key, spec in settings["models"].items():
         own = f"{spec['optimizer']}({spec['learning_rate']})"
         described = spec.get("optimizer_families", {"own": own})
         optimizers = ", ".join(described[f] for f in settings.get("optimizer_families", ["own"]))
-        copies = spec.get("copies", settings.get("copies", 1))
+        groups = [g for g in results.get("groups", []) if g["model"] == key]
+        copies = {g["optimizer"]: g.get("copies") for g in groups}
+        if len(set(copies.values())) > 1:  # pooled runs that measured some groups more often
+            every = "; ".join(f"{n} copies of every arm with {o}" for o, n in copies.items())
+        else:
+            every = f"{spec.get('copies', settings.get('copies', 1))} copies of every arm"
         lines.append(
             f"- {spec['label']}: {'; '.join(spec['notes'])}; {optimizers}, loss {spec['loss']}; "
-            f"{copies} copies of every arm; {spec['warmup']} warm-up steps, "
+            f"{every}; {spec['warmup']} warm-up steps, "
             f"{spec['steps']} timed steps per copy in blocks of {spec['block']}."
         )
     lines.append("")

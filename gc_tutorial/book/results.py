@@ -231,8 +231,9 @@ def step_costs(backend: str = "tensorflow", device: str = "cpu") -> pd.DataFrame
         when the whole interval lies at or below the target, ``"missed"``
         when it lies above, else ``"undecided"``; ``"A/A control"`` for the
         control) and ``resolved`` (whether the A/A control of the same model
-        and optimizer lies within the model's resolution band; ``None`` in a
-        file that does not record it).
+        and optimizer lies within the model's resolution band) and ``copies``
+        (the copies of each of the two arms compared); the last two ``None``
+        in a file that does not record them.
 
     Raises:
         FileNotFoundError: no committed benchmark run for ``backend``.
@@ -262,6 +263,7 @@ def step_costs(backend: str = "tensorflow", device: str = "cpu") -> pd.DataFrame
                 if c.get("control")
                 else judge_target(c["ratio_ci95"][0], c["ratio_ci95"][1], c["target_ratio"]),
                 "resolved": c.get("resolved"),
+                "copies": c.get("copies"),
             }
             for c in run["comparisons"]
             if c["group"] == "keras"

@@ -152,6 +152,7 @@ def test_the_step_costs_give_each_model_and_optimizer_its_a_a_control_gc_forms_a
         assert {"subclass", "update"} <= set(rows["arm"]), (model, optimizer)
         assert ((rows["low"] <= rows["ratio"]) & (rows["ratio"] <= rows["high"])).all()
         assert rows["resolved"].isna().all() or rows["resolved"].isin([True, False]).all()
+        assert rows["copies"].isna().all() or (rows["copies"] >= 2).all()  # pairs of copies
     gc = costs[~costs["control"]]
     assert (costs.loc[costs["control"], "verdict"] == "A/A control").all()
     assert ((gc["verdict"] == "met") == (gc["high"] <= gc["target"])).all()
