@@ -548,6 +548,29 @@ def test_pooled_runs_add_their_copies_after_the_previous_ones(quick_run):
     assert "(run 2)" in summary  # each run's GC pass, numbered
 
 
+def test_pooled_runs_keep_the_peers_of_each_models_first_family(quick_run):
+    _, results = quick_run
+    run = _clean(results)  # with a peer pair added to the first family, as a run times it
+    first = (run["groups"][0]["model"], run["groups"][0]["optimizer"])
+    copy0 = {
+        r["arm"]: r
+        for r in run["arms"]
+        if (r["model"], r["optimizer"]) == first and r["copy"] == 0
+    }
+    peer = {"optimizer": "peer.sgd", "group": "peer", "control": False}
+    run["arms"] += [
+        {**copy0["plain"], **peer, "arm": "peer.sgd", "baseline": None},
+        {**copy0["subclass"], **peer, "arm": "peer_gc", "baseline": "peer.sgd"},
+    ]
+    second = _clean(run)  # the peer's GC 10% slower in the second run
+    (slower,) = [r for r in second["arms"] if r["arm"] == "peer_gc"]
+    slower["times_ms"] = [[1.1 * t for t in block] for block in slower["times_ms"]]
+    pooled = pool.pool([run, second])
+    (compared,) = [c for c in pooled["comparisons"] if c["group"] == "peer"]
+    assert (compared["arm"], compared["baseline"], compared["copies"]) == ("peer_gc", "peer.sgd", 2)
+    assert compared["resolved"] is None  # a peer has no A/A control
+
+
 def _narrowed(results: dict, optimizer: str, family: str) -> dict:
     """A clean copy of ``results`` as if run with ``--optimizers family`` (one group)."""
     run = _clean(results)

@@ -164,11 +164,15 @@ def pool(
             {**row, "copy": row["copy"] + earlier[_arm(row)], "run": index} for row in run["arms"]
         ]
     models = first["settings"]["models"]
+    with_peers = {}  # a model's peers join its first family's interleaving, as in a run
+    for group in first["groups"]:
+        with_peers.setdefault(group["model"], group["optimizer"])
     comparisons = []
     for group in first["groups"]:
-        rows = [
-            r for r in arms if (r["model"], r["optimizer"]) == (group["model"], group["optimizer"])
-        ]
+        key = (group["model"], group["optimizer"])
+        rows = [r for r in arms if r["group"] == "keras" and (r["model"], r["optimizer"]) == key]
+        if with_peers[group["model"]] == group["optimizer"]:
+            rows += [r for r in arms if r["group"] != "keras" and r["model"] == group["model"]]
         spec = models[group["model"]]
         comparisons += compare_family(
             rows, spec["target_overhead"], spec["resolution"], first["settings"]["seed"]
