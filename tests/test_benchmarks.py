@@ -553,9 +553,7 @@ def test_pooled_runs_keep_the_peers_of_each_models_first_family(quick_run):
     run = _clean(results)  # with a peer pair added to the first family, as a run times it
     first = (run["groups"][0]["model"], run["groups"][0]["optimizer"])
     copy0 = {
-        r["arm"]: r
-        for r in run["arms"]
-        if (r["model"], r["optimizer"]) == first and r["copy"] == 0
+        r["arm"]: r for r in run["arms"] if (r["model"], r["optimizer"]) == first and r["copy"] == 0
     }
     peer = {"optimizer": "peer.sgd", "group": "peer", "control": False}
     run["arms"] += [
