@@ -98,9 +98,14 @@ def _check_settings(settings: dict[str, Any], first: dict[str, Any], differs: st
             raise ValueError(f"{differs} in its settings of {key}: not pooled")
 
 
+def _group(group: dict[str, Any]) -> tuple[str, str]:
+    """Which model and optimizer family a run's group measured."""
+    return group["model"], group["optimizer"]
+
+
 def _groups(run: dict[str, Any]) -> list[tuple[str, str]]:
     """The model and optimizer family groups a run measured, in its order."""
-    return [(g["model"], g["optimizer"]) for g in run["groups"]]
+    return [_group(g) for g in run["groups"]]
 
 
 def _arm(row: dict[str, Any]) -> tuple[str, str, str]:
@@ -110,8 +115,7 @@ def _arm(row: dict[str, Any]) -> tuple[str, str, str]:
 
 def _pooled_group(runs: Sequence[dict[str, Any]], group: dict[str, Any]) -> dict[str, Any]:
     """A group of the first run, with its time and copies in all the runs that measured it."""
-    key = (group["model"], group["optimizer"])
-    measured = [g for r in runs for g in r["groups"] if (g["model"], g["optimizer"]) == key]
+    measured = [g for r in runs for g in r["groups"] if _group(g) == _group(group)]
     copies = runs[0]["settings"]["models"][group["model"]]["copies"]
     return {
         **group,
@@ -169,8 +173,7 @@ def pool(
         with_peers.setdefault(group["model"], group["optimizer"])
     comparisons = []
     for group in first["groups"]:
-        key = (group["model"], group["optimizer"])
-        rows = [r for r in arms if r["group"] == "keras" and (r["model"], r["optimizer"]) == key]
+        rows = [r for r in arms if r["group"] == "keras" and _arm(r)[:2] == _group(group)]
         if with_peers[group["model"]] == group["optimizer"]:
             rows += [r for r in arms if r["group"] != "keras" and r["model"] == group["model"]]
         spec = models[group["model"]]
