@@ -20,11 +20,14 @@ from scipy import stats
 
 from benchmarks.gc_overhead import pool, report
 from benchmarks.gc_overhead.arms import ARMS, GCModelWithoutGC, build_arm, register
+from benchmarks.gc_overhead.compare import DECIMALS
 from benchmarks.gc_overhead.keras_steps import keras_step_timer
 from benchmarks.gc_overhead.run import family_arms, main, parse_args
 from benchmarks.gc_overhead.specs import RESOLUTION_BANDS, SGD, model_specs
 from benchmarks.gc_overhead.timing import interleave, ratio_interval
 from gc_tutorial import GCModel, centralize_gradient
+
+STORED = 0.5 * 10**-DECIMALS  # half a unit in the last stored decimal
 
 REPO = Path(__file__).resolve().parents[1]
 BACKEND = keras.backend.backend()
@@ -429,13 +432,12 @@ def test_arms_are_compared_only_with_their_own_familys_copies(quick_run):
         assert all(r["last_loss_finite"] for r in found)
         return [r["times_ms"] for r in found]
 
-    stored = 0.5e-5  # comparisons are stored to five decimals
     for c in results["comparisons"]:  # recomputed from the family's own copies
         ratio, low, high = ratio_interval(
             copies(c["optimizer"], c["baseline"]), copies(c["optimizer"], c["arm"])
         )
-        assert c["ratio"] == pytest.approx(ratio, rel=1e-3, abs=stored)
-        assert c["ratio_ci95"] == pytest.approx([low, high], rel=1e-3, abs=stored)
+        assert c["ratio"] == pytest.approx(ratio, rel=1e-3, abs=STORED)
+        assert c["ratio_ci95"] == pytest.approx([low, high], rel=1e-3, abs=STORED)
 
 
 def _table_row(tables: str, model: str, optimizer: str, arm: str) -> dict[str, str]:
@@ -535,8 +537,8 @@ def test_pooled_runs_add_their_copies_after_the_previous_ones(quick_run):
             copies(c["optimizer"], c["baseline"]), copies(c["optimizer"], c["arm"])
         )
         assert c["copies"] == 4
-        assert c["ratio"] == pytest.approx(ratio, rel=1e-4, abs=0.5e-5)  # five decimals
-        assert c["ratio_ci95"] == pytest.approx([low, high], rel=1e-4, abs=0.5e-5)
+        assert c["ratio"] == pytest.approx(ratio, rel=1e-4, abs=STORED)
+        assert c["ratio_ci95"] == pytest.approx([low, high], rel=1e-4, abs=STORED)
     assert {m["copies"] for m in pooled["settings"]["models"].values()} == {4}
     assert [r["run"] for r in pooled["gc_pass"]] == [0] * len(results["gc_pass"]) + [1] * len(
         results["gc_pass"]

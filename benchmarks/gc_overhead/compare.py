@@ -15,6 +15,9 @@ from typing import Any
 
 from benchmarks.gc_overhead.timing import Rounds, ratio_interval, summary_ms
 
+#: Ratios and their intervals are stored rounded to this many decimals.
+DECIMALS = 5
+
 __all__ = ["compare_family"]
 
 
@@ -66,8 +69,8 @@ def compare_family(
                 "copies": len(arm),
                 "baseline_median_ms": summary_ms(sum(base, []))["median_ms"],
                 "median_ms": summary_ms(sum(arm, []))["median_ms"],
-                "ratio": round(ratio, 5),
-                "ratio_ci95": [round(low, 5), round(high, 5)],
+                "ratio": round(ratio, DECIMALS),
+                "ratio_ci95": [round(low, DECIMALS), round(high, DECIMALS)],
                 "target_ratio": 1 + target,
                 "meets_target": bool(ratio <= 1 + target),
                 "interval_below_target": bool(high <= 1 + target),
