@@ -22,7 +22,7 @@ from benchmarks.gc_overhead import pool, report
 from benchmarks.gc_overhead.arms import ARMS, GCModelWithoutGC, build_arm, register
 from benchmarks.gc_overhead.compare import DECIMALS
 from benchmarks.gc_overhead.keras_steps import keras_step_timer
-from benchmarks.gc_overhead.run import family_arms, main, parse_args
+from benchmarks.gc_overhead.run import build_orders, family_arms, main, parse_args
 from benchmarks.gc_overhead.specs import RESOLUTION_BANDS, SGD, model_specs
 from benchmarks.gc_overhead.timing import interleave, ratio_interval
 from gc_tutorial import GCModel, centralize_gradient
@@ -196,6 +196,15 @@ def test_grouped_timers_run_together_in_rotating_groups_and_shuffled_places():
     assert len(places) == 6  # every order of the three arms, drawn afresh each round
     predecessors = {order[order.index(("again", 0)) - 1] for order in rounds[1:]}
     assert ("plain", 0) in predecessors and ("gc", 0) in predecessors
+
+
+def test_each_copy_builds_its_arms_in_an_order_drawn_for_it():
+    names = ["plain", "plain again", "subclass", "wrapper", "update"]
+    orders = build_orders(names, 3, np.random.default_rng(0))
+    assert len(orders) == 3 and all(sorted(order) == sorted(names) for order in orders)
+    firsts = [build_orders(names, 1, np.random.default_rng(s))[0][0] for s in range(1000)]
+    counts = [firsts.count(name) for name in names]  # no arm is favoured for the first place
+    assert stats.chisquare(counts).pvalue > 1e-3
 
 
 # --- The arms -------------------------------------------------------------------
@@ -417,6 +426,15 @@ def test_every_comparison_carries_its_families_a_a_control_and_the_verdicts(quic
         assert (c["control_ratio"], c["control_ci95"]) == (control["ratio"], control["ratio_ci95"])
         control_low, control_high = control["ratio_ci95"]
         assert c["resolved"] == (0.98 <= control_low <= 1 <= control_high <= 1.02)
+
+
+def test_each_row_records_where_its_copy_built_it(quick_run):
+    _, results = quick_run
+    keras_rows = [r for r in results["arms"] if r["group"] == "keras"]
+    for optimizer in ("Adam", "SGD"):
+        for copy in (0, 1):
+            built = [r for r in keras_rows if (r["optimizer"], r["copy"]) == (optimizer, copy)]
+            assert sorted(r["build_position"] for r in built) == list(range(len(built)))
 
 
 def test_arms_are_compared_only_with_their_own_familys_copies(quick_run):

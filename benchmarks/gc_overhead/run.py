@@ -40,9 +40,17 @@ from benchmarks.gc_overhead.report import markdown_report
 from benchmarks.gc_overhead.specs import OPTIMIZER_FAMILIES, ModelSpec, OptimizerSpec, model_specs
 from benchmarks.gc_overhead.timing import copy_bandwidth, interleave, summary_ms
 
-__all__ = ["SCHEMA_VERSION", "family_arms", "main", "parse_args", "resumable", "run"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "build_orders",
+    "family_arms",
+    "main",
+    "parse_args",
+    "resumable",
+    "run",
+]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MODEL_ALIASES = {"taxi": "taxi_mlp", "mlp": "taxi_mlp", "cnn": "hoh_cnn", "resnet": "resnet50"}
 
@@ -153,6 +161,18 @@ def family_arms(spec: ModelSpec, optimizer: OptimizerSpec, arm_names: list[str])
     return [name for name in arm_names if own or ARMS[name].every_optimizer]
 
 
+def build_orders(
+    arm_names: Sequence[str], copies: int, rng: np.random.Generator
+) -> list[list[str]]:
+    """The order each copy builds its arms in: a permutation per copy, drawn from ``rng``.
+
+    The models a group builds first can step slower than the ones built
+    after them; drawing the order keeps that place off any one arm, and
+    each row records its place (``build_position``).
+    """
+    return [[arm_names[i] for i in rng.permutation(len(arm_names))] for _ in range(copies)]
+
+
 def _time_family(
     spec: ModelSpec,
     optimizer: OptimizerSpec,
@@ -164,22 +184,25 @@ def _time_family(
     """Build and warm up every copy of every arm of one optimizer family, time them, compare.
 
     The peers, if any, are timed in the same interleaving (one copy each).
-    Returns the rows (one per copy), the comparisons and the first plain copy.
+    Returns the rows (one per copy, in registered order), the comparisons and the
+    baseline's copy 0.
     """
     x, y = spec.inputs(np.random.default_rng(seed))
     arm_names = family_arms(spec, optimizer, arm_names)
     timers: dict[tuple[str, int], StepTimer] = {}
     rows: dict[tuple[str, int], dict[str, Any]] = {}
-    models: list[keras.Model] = []
+    models: dict[tuple[str, int], keras.Model] = {}
     where = f"[{spec.key}, {optimizer.name}]"
     copies = spec.copies
-    for copy in range(copies):  # copy 0 of every arm, then copy 1, ...
-        for name in arm_names:
+    # Fresh orders in every run (pooled runs share their seed), each recorded in its rows.
+    orders = build_orders(arm_names, copies, np.random.default_rng())
+    for copy, order in enumerate(orders):  # copy 0 of every arm, then copy 1, ...
+        for position, name in enumerate(order):
             arm = ARMS[name]
             log(f"  {where} building arm {name!r}, copy {copy + 1} of {copies}")
             start = time.perf_counter()
-            models.append(build_arm(arm, spec.build, optimizer, spec.loss, weights))
-            timers[name, copy] = keras_step_timer(models[-1], x, y)
+            model = models[name, copy] = build_arm(arm, spec.build, optimizer, spec.loss, weights)
+            timers[name, copy] = keras_step_timer(model, x, y)
             rows[name, copy] = {
                 "model": spec.key,
                 "optimizer": optimizer.name,
@@ -189,8 +212,9 @@ def _time_family(
                 "what": arm.what,
                 "baseline": arm.baseline,
                 "control": arm.control,
-                "model_class": type(models[-1]).__name__,
-                "optimizer_class": type(models[-1].optimizer).__name__,
+                "build_position": position,
+                "model_class": type(model).__name__,
+                "optimizer_class": type(model.optimizer).__name__,
                 "build_and_first_step_s": round(time.perf_counter() - start, 3),
             }
     for peer in peers:
@@ -215,11 +239,13 @@ def _time_family(
         row["times_ms"] = [[round(s * 1e3, 4) for s in r] for r in rounds[key]]
         row["stats"] = summary_ms(rounds[key])
         row["last_loss_finite"] = bool(np.isfinite(timers[key].last_loss))
-    comparisons = compare_family(list(rows.values()), spec.target, spec.resolution, seed)
+    keras_rows = [rows[name, copy] for copy in range(copies) for name in arm_names]
+    rows_out = keras_rows + [rows[peer.name, 0] for peer in peers]
+    comparisons = compare_family(rows_out, spec.target, spec.resolution, seed)
     for c in comparisons:
         low, high = c["ratio_ci95"]
         log(f"  {where} {c['arm']} / {c['baseline']}: {c['ratio']:.4f} ({low:.4f} .. {high:.4f})")
-    return list(rows.values()), comparisons, models[0]
+    return rows_out, comparisons, models[arm_names[0], 0]
 
 
 def _gc_pass(
