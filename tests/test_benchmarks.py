@@ -437,6 +437,12 @@ def test_each_row_records_where_its_copy_built_it(quick_run):
             assert sorted(r["build_position"] for r in built) == list(range(len(built)))
 
 
+def test_each_group_draws_its_orders_from_entropy_of_its_own_and_records_it(quick_run):
+    _, results = quick_run
+    entropies = [int(g["order_entropy"]) for g in results["groups"]]
+    assert len(entropies) == 2 and len(set(entropies)) == 2  # not the run's --seed, shared
+
+
 def test_arms_are_compared_only_with_their_own_familys_copies(quick_run):
     _, results = quick_run
     rows = results["arms"]

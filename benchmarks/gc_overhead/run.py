@@ -50,7 +50,7 @@ __all__ = [
     "run",
 ]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MODEL_ALIASES = {"taxi": "taxi_mlp", "mlp": "taxi_mlp", "cnn": "hoh_cnn", "resnet": "resnet50"}
 
@@ -180,12 +180,15 @@ def _time_family(
     peers: list[PeerArm],
     weights: list[Any],
     seed: int,
+    orders: np.random.SeedSequence,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], keras.Model]:
     """Build and warm up every copy of every arm of one optimizer family, time them, compare.
 
     The peers, if any, are timed in the same interleaving (one copy each).
-    Returns the rows (one per copy, in registered order), the comparisons and the
-    baseline's copy 0.
+    ``seed`` fixes the inputs and the bootstrap; ``orders`` draws the order
+    in which each copy builds its arms and the order of the turns in each
+    round. Returns the rows (one per copy, in registered order), the
+    comparisons and the baseline's copy 0.
     """
     x, y = spec.inputs(np.random.default_rng(seed))
     arm_names = family_arms(spec, optimizer, arm_names)
@@ -194,9 +197,9 @@ def _time_family(
     models: dict[tuple[str, int], keras.Model] = {}
     where = f"[{spec.key}, {optimizer.name}]"
     copies = spec.copies
-    # Fresh orders in every run (pooled runs share their seed), each recorded in its rows.
-    orders = build_orders(arm_names, copies, np.random.default_rng())
-    for copy, order in enumerate(orders):  # copy 0 of every arm, then copy 1, ...
+    build_rng, round_rng = (np.random.default_rng(s) for s in orders.spawn(2))
+    orders_built = build_orders(arm_names, copies, build_rng)
+    for copy, order in enumerate(orders_built):  # copy 0 of every arm, then copy 1, ...
         for position, name in enumerate(order):
             arm = ARMS[name]
             log(f"  {where} building arm {name!r}, copy {copy + 1} of {copies}")
@@ -234,7 +237,7 @@ def _time_family(
     for key, timer in timers.items():
         rows[key]["warmup_ms"] = [round(timer() * 1e3, 4) for _ in range(spec.warmup)]
     log(f"  {where} timing {len(timers)} models x {spec.steps} steps, blocks of {spec.block}")
-    rounds = interleave(timers, spec.steps, spec.block, group=lambda key: key[1], seed=seed)
+    rounds = interleave(timers, spec.steps, spec.block, group=lambda key: key[1], seed=round_rng)
     for key, row in rows.items():
         row["times_ms"] = [[round(s * 1e3, 4) for s in r] for r in rounds[key]]
         row["stats"] = summary_ms(rounds[key])
@@ -278,8 +281,9 @@ def _settings(args: argparse.Namespace, specs: dict[str, ModelSpec]) -> dict[str
             "is read back; each copy's first step and warm-up steps untimed; the copies "
             "of every arm of one model and optimizer interleaved in blocks, grouped by "
             "copy (copy k of every arm together), the groups in rotating order, the arms "
-            "in a group in an order drawn afresh each round; Python's collector paused "
-            "in a round"
+            "in a group in an order drawn afresh each round; each copy's arms built in "
+            "an order of its own; both orders drawn afresh in every run (from the "
+            "group's order_entropy); Python's collector paused in a round"
         ),
         "ratio": (
             "paired by copy and round: each copy's median step in a round over the "
@@ -374,11 +378,17 @@ def run(
             if (key, optimizer.name) in done:
                 continue
             group_start, load = time.perf_counter(), machine.load_average()
-            group: dict[str, Any] = {"model": key, "optimizer": optimizer.name, "date_utc": _now()}
+            orders = np.random.SeedSequence()  # afresh in every run: pooled runs share --seed
+            group: dict[str, Any] = {
+                "model": key,
+                "optimizer": optimizer.name,
+                "date_utc": _now(),
+                "order_entropy": str(orders.entropy),
+            }
             with_peers = index == 0 and not args.no_peers and spec.key in PEER_MODELS
             peers = available_peers() if with_peers else []
             rows, comparisons, model = _time_family(
-                spec, optimizer, args.arm_names, peers, weights, args.seed
+                spec, optimizer, args.arm_names, peers, weights, args.seed, orders
             )
             results["arms"] += rows
             results["comparisons"] += comparisons

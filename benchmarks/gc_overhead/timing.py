@@ -36,7 +36,7 @@ def interleave(
     steps: int,
     block: int,
     group: Callable[[Key], Hashable] | None = None,
-    seed: int = 0,
+    seed: int | np.random.Generator = 0,
 ) -> dict[Key, Rounds]:
     """Run every timer ``steps`` times, taking turns in blocks of ``block`` steps.
 
@@ -62,7 +62,7 @@ def interleave(
         steps: Timed steps per timer.
         block: Steps a timer runs before the next one's turn.
         group: The group of a key (default: the key itself).
-        seed: Seed of the order within each group.
+        seed: Seed of (or generator for) the order within each group.
 
     Returns:
         Each key to its step times, one list per round.
