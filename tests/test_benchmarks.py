@@ -24,7 +24,7 @@ from benchmarks.gc_overhead.compare import DECIMALS
 from benchmarks.gc_overhead.keras_steps import keras_step_timer
 from benchmarks.gc_overhead.run import build_orders, family_arms, main, parse_args
 from benchmarks.gc_overhead.specs import RESOLUTION_BANDS, SGD, model_specs
-from benchmarks.gc_overhead.timing import interleave, ratio_interval
+from benchmarks.gc_overhead.timing import interleave, pair_ratios, ratio_interval
 from gc_tutorial import GCModel, centralize_gradient
 
 STORED = 0.5 * 10**-DECIMALS  # half a unit in the last stored decimal
@@ -135,6 +135,14 @@ def test_a_pace_shared_by_the_copies_built_together_cancels_like_a_rounds():
     ratio, low, high = ratio_interval(baseline, treated)
     assert ratio == pytest.approx(1.02, abs=0.005)
     assert 1.0 < low <= 1.02 <= high < 1.04  # a 2% cost told from the copies' 6% spread
+
+
+def test_each_pair_of_copies_keeps_its_own_ratio_so_a_biased_copy_shows():
+    rng = np.random.default_rng(10)
+    paces = rng.lognormal(0.0, 0.05, size=30)
+    baseline = _copies(rng, paces, [1.0, 1.0, 1.0], noise=0.005)
+    treated = _copies(rng, paces, [0.97, 1.0, 1.0], noise=0.005)  # its first copy fast
+    assert pair_ratios(baseline, treated) == pytest.approx([0.97, 1.0, 1.0], abs=0.003)
 
 
 def test_a_step_that_stalls_does_not_move_the_ratio():
@@ -462,6 +470,8 @@ def test_arms_are_compared_only_with_their_own_familys_copies(quick_run):
         )
         assert c["ratio"] == pytest.approx(ratio, rel=1e-3, abs=STORED)
         assert c["ratio_ci95"] == pytest.approx([low, high], rel=1e-3, abs=STORED)
+        pairs = pair_ratios(copies(c["optimizer"], c["baseline"]), copies(c["optimizer"], c["arm"]))
+        assert c["pair_ratios"] == pytest.approx(list(pairs), abs=STORED)
 
 
 def _table_row(tables: str, model: str, optimizer: str, arm: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.gc_overhead.timing import Rounds, ratio_interval, summary_ms
+from benchmarks.gc_overhead.timing import Rounds, pair_ratios, ratio_interval, summary_ms
 
 #: Ratios and their intervals are stored rounded to this many decimals.
 DECIMALS = 5
@@ -44,7 +44,8 @@ def compare_family(
     Returns:
         One comparison per arm with a baseline, in the rows' order: ``model``,
         ``group``, ``optimizer``, ``arm``, ``baseline``, ``control``,
-        ``copies``, both medians, ``ratio`` with ``ratio_ci95``,
+        ``copies``, both medians, ``ratio`` with ``ratio_ci95``, ``pair_ratios``
+        (each pair of copies' ratio, in copy order),
         ``target_ratio``, ``meets_target`` (the ratio is at most the target),
         ``interval_below_target`` (the whole interval is), and for the Keras
         arms the family's A/A control (``control_ratio``, ``control_ci95``)
@@ -71,6 +72,7 @@ def compare_family(
                 "median_ms": summary_ms(sum(arm, []))["median_ms"],
                 "ratio": round(ratio, DECIMALS),
                 "ratio_ci95": [round(low, DECIMALS), round(high, DECIMALS)],
+                "pair_ratios": [round(float(r), DECIMALS) for r in pair_ratios(base, arm)],
                 "target_ratio": 1 + target,
                 "meets_target": bool(ratio <= 1 + target),
                 "interval_below_target": bool(high <= 1 + target),
